@@ -1,0 +1,1 @@
+"""Metrics and diagnostics: operation counts, accuracy over time, correlations."""

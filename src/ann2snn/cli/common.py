@@ -1,0 +1,90 @@
+"""Arguments and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..data import dataset_names
+
+
+def add_dataset_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--dataset", "-d", required=required, metavar="D",
+                   help="dataset: " + ", ".join(dataset_names())
+                   + " (npz:DIR is the SNN Toolbox layout)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="where to look for dataset files first (else $ANN2SNN_DATA, the cache)")
+    p.add_argument("--standardize", action="store_true",
+                   help="subtract the training mean and divide by the std per channel")
+
+
+def add_sim_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timesteps", "-T", type=int, default=64, help="time steps (default 64)")
+    p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default 256)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--num-samples", type=int, metavar="N", help="simulate the first N test samples")
+    p.add_argument("--encoding", choices=["analog", "poisson", "ttfs"], default="analog",
+                   help="input encoding (default analog: constant input current)")
+    p.add_argument("--input-rate", type=float, default=1.0,
+                   help="Poisson spike probability per step for an input of 1 (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+
+
+def add_convert_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("conversion")
+    g.add_argument("--method", choices=["percentile", "max"], default="percentile",
+                   help="scale of each layer: a percentile of its non-zero activations, or max")
+    g.add_argument("--percentile", type=float, default=99.9, help="default 99.9")
+    g.add_argument("--per-channel", action="store_true", help="one scale per channel")
+    g.add_argument("--max-to-avg", action="store_true",
+                   help="replace max pooling by average pooling (else spiking max pooling)")
+    g.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
+                   help="reset by subtraction (default) or to zero")
+    g.add_argument("--v0", type=float, default=0.0,
+                   help="initial membrane as a fraction of the threshold (0.5 rounds)")
+    g.add_argument("--calibration-samples", type=int, default=1000,
+                   help="training samples used to set the scales (default 1000)")
+
+
+def print_accuracy_table(result, out=sys.stdout) -> None:
+    ann = result.ann_accuracy
+    print(f"{'t':>6}  {'SNN acc':>8}  {'ANN acc':>8}", file=out)
+    for t, acc in result.table():
+        a = f"{ann * 100:7.2f}%" if ann is not None else "      -"
+        print(f"{t:>6}  {acc * 100:7.2f}%  {a}", file=out)
+
+
+def print_summary(result, folder, args) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(result.metrics(), indent=2))
+        return
+    print_accuracy_table(result)
+    m = result.metrics()
+    print(f"\n{result.num_samples} samples, T = {result.timesteps}; spikes per neuron "
+          f"{m['spikes_per_neuron']['total']:.3f}; synaptic ops per sample "
+          f"{m['synaptic_ops_per_sample']:.3g} (ANN MACs {m['ann_macs_per_sample']:.3g}); "
+          f"SNN wall time {m['wall_time_s'].get('snn', 0):.2f} s")
+    if folder is not None:
+        print(f"run folder: {folder}")
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]]) -> None:
+    cells = [[h for _, h in columns]] + [[_fmt(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    for j, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, tuple):
+        return "x".join(str(x) for x in v)
+    return str(v)

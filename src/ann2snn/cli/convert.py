@@ -1,0 +1,42 @@
+"""ann2snn convert MODEL --dataset D -o net.snn"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..api import convert
+from ..data import calibration_data
+from ..pipeline import load_user_model
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "convert", help="convert a trained model into a spiking network file",
+        description="Convert a trained ReLU network into a spiking network. The scales come "
+                    "from training images of --dataset (never the test split).",
+        epilog="Examples:\n  ann2snn convert model.pt2 --dataset mnist -o net.snn\n"
+               "  ann2snn convert net.py:LeNet --weights lenet.pth --dataset mnist -o net.snn",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL",
+                   help="a torch.export program (.pt2), file.py:ClassName, .onnx, .keras, .h5")
+    p.add_argument("--weights", help="state_dict (.pth) for file.py:ClassName")
+    p.add_argument("-o", "--output", required=True, help="the spiking network file to write")
+    from .common import add_convert_args, add_dataset_args
+
+    add_dataset_args(p)
+    add_convert_args(p)
+    return p
+
+
+def run(args) -> int:
+    calib = calibration_data(args.dataset, n=args.calibration_samples, data_dir=args.data_dir,
+                             standardize=args.standardize)
+    graph = load_user_model(args.model, args.weights, calib)
+    snn = convert(graph, calib, percentile=args.percentile, method=args.method,
+                  per_channel=args.per_channel, max_to_avg_pool=args.max_to_avg,
+                  reset=args.reset, v0=args.v0)
+    out = snn.save(Path(args.output))
+    pops = sum(1 for r in snn.summary() if r["neurons"])
+    print(f"wrote {out}: {pops} spiking populations, "
+          f"{sum(r['neurons'] for r in snn.summary())} neurons")
+    return 0

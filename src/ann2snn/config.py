@@ -1,0 +1,148 @@
+"""Typed, validated configuration for ``ann2snn run`` (TOML).
+
+Unknown keys are errors with a "did you mean"; relative paths are resolved against the
+config file's folder. The snntoolbox INI format is translated into this same model.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Literal
+
+import tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    path: str = Field(description="model file (.pt2, .onnx, .keras, .h5) or file.py:ClassName")
+    weights: str | None = Field(None, description="state_dict .pth for file.py:ClassName")
+
+
+class DataConfig(_Strict):
+    dataset: str = "digits"
+    data_dir: str | None = None
+    num_samples: int | None = Field(None, ge=1)
+    calibration_samples: int = Field(1000, ge=1)
+    standardize: bool = False
+    seed: int = 0
+    sample_indices: list[int] | None = None
+
+
+class ConversionConfig(_Strict):
+    method: Literal["percentile", "max"] = "percentile"
+    percentile: float = Field(99.9, gt=0, le=100)
+    per_channel: bool = False
+    max_to_avg_pool: bool = False
+    reset: Literal["subtract", "zero"] = "subtract"
+    v0: float = 0.0
+    softmax_readout: Literal["membrane", "spikes"] = "membrane"
+
+
+class SimulationConfig(_Strict):
+    timesteps: int = Field(64, ge=1)
+    batch_size: int = Field(256, ge=1)
+    device: str = "cpu"
+    encoding: Literal["analog", "poisson", "ttfs"] = "analog"
+    input_rate: float = Field(1.0, gt=0)
+    seed: int = 0
+    window: int | None = Field(None, ge=1)
+
+
+class ToolsConfig(_Strict):
+    evaluate_ann: bool = True
+    convert: bool = True
+    simulate: bool = True
+
+
+class OutputConfig(_Strict):
+    dir: str = "runs/run"
+    save_snn: bool = True
+
+
+class RunConfig(_Strict):
+    model: ModelConfig
+    data: DataConfig = DataConfig()
+    conversion: ConversionConfig = ConversionConfig()
+    simulation: SimulationConfig = SimulationConfig()
+    tools: ToolsConfig = ToolsConfig()
+    output: OutputConfig = OutputConfig()
+
+
+def _did_you_mean(key: str, model: type[BaseModel]) -> str:
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _section_model(loc: tuple) -> type[BaseModel]:
+    model: type[BaseModel] = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+    return model
+
+
+def validate(data: dict, source: str = "config") -> RunConfig:
+    """Validate a config dict; errors name every bad key with a suggestion."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(x) for x in loc)
+            if err["type"] == "extra_forbidden":
+                lines.append(f"unknown key '{key}'{_did_you_mean(str(loc[-1]), _section_model(loc))}")
+            elif err["type"] == "missing":
+                lines.append(f"missing required key '{key}'")
+            else:
+                lines.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load a TOML config (or an snntoolbox INI file, recognised by its [paths] section)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    text = path.read_text(errors="replace")
+    if path.suffix.lower() in (".ini", ".cfg", ".conf") or (
+            "[paths]" in text and "=" in text and path.suffix.lower() != ".toml"):
+        from .snntoolbox import config_from_ini  # added by the snntoolbox-compat work
+
+        return config_from_ini(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    cfg = validate(data, str(path))
+    return resolve_paths(cfg, path.parent)
+
+
+def resolve_paths(cfg: RunConfig, base: Path) -> RunConfig:
+    """Make model, weights, data and output paths relative to ``base`` absolute."""
+
+    def fix(p: str | None) -> str | None:
+        if p is None:
+            return None
+        file, sep, cls = p.partition(":") if p.count(":") == 1 and not p.startswith(
+            ("npz:", "images:")) else (p, "", "")
+        q = Path(file).expanduser()
+        return str(q if q.is_absolute() else base / q) + (sep + cls if sep else "")
+
+    cfg.model.path = fix(cfg.model.path)
+    cfg.model.weights = fix(cfg.model.weights)
+    cfg.data.data_dir = fix(cfg.data.data_dir)
+    for prefix in ("npz:", "images:"):
+        if cfg.data.dataset.startswith(prefix):
+            cfg.data.dataset = prefix + fix(cfg.data.dataset[len(prefix):])
+    cfg.output.dir = fix(cfg.output.dir)
+    return cfg

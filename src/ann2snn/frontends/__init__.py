@@ -1,0 +1,40 @@
+"""Frontends: model files and objects -> Graph. Dispatch on the file suffix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import ModelFileError
+from ..ir import Graph
+
+_LOADERS: dict[str, Callable[[Path], Graph]] = {}
+
+
+def register_loader(suffix: str, fn: Callable[[Path], Graph]) -> None:
+    """Register a loader for a file suffix (".pt2"); registering twice is an error."""
+    if suffix in _LOADERS:
+        raise ValueError(f"loader for {suffix} registered twice")
+    _LOADERS[suffix] = fn
+
+
+def _pt2(path: Path) -> Graph:
+    from .torch import load_pt2
+
+    return load_pt2(path)
+
+
+register_loader(".pt2", _pt2)
+
+
+def load_model(path: str | os.PathLike) -> Graph:
+    """Load a model file into a Graph, picking the frontend by suffix."""
+    path = Path(path)
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise ModelFileError(f"{path}: unknown model format '{path.suffix}'; supported: "
+                             + ", ".join(sorted(_LOADERS)))
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    return loader(path)

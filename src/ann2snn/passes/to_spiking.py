@@ -1,0 +1,58 @@
+"""Map a normalized ReLU network onto integrate-and-fire populations (DESIGN §3).
+
+Every ReLU becomes an IF population with threshold 1; MaxPool becomes SpikingMaxPool;
+the output layer becomes the readout population: spike counts by default, or a
+non-spiking membrane readout when the network ended in a softmax (softmax is
+monotonic, so argmax of the integrated membrane is the prediction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from ..ir import Graph, ResetMode
+from ..ir import nodes as n
+from .normalize import output_population
+
+log = logging.getLogger(__name__)
+
+
+def to_spiking(graph: Graph, reset: ResetMode = ResetMode.SUBTRACT, v0: float = 0.0,
+               softmax_readout: str = "membrane") -> Graph:
+    """Return the spiking graph.
+
+    ``softmax_readout``: ``"membrane"`` (default) or ``"spikes"`` (the softmax is
+    replaced by a spiking output population, as snntoolbox's softmax_to_relu).
+    """
+    out, had_softmax = output_population(graph)
+    membrane = had_softmax and softmax_readout == "membrane"
+    nodes: list[n.Node] = []
+    for x in graph:
+        if isinstance(x, n.Softmax) and x.name == graph.output:
+            continue
+        if isinstance(x, n.ReLU):
+            if x.max_value is not None and x.max_value < 1:
+                log.warning("ReLU '%s' clips at %.3g of its scale; the IF population clips at 1",
+                            x.name, x.max_value)
+            x = n.IF(x.name, x.inputs, threshold=1.0, reset=reset, v0=v0,
+                     membrane_readout=membrane and x.name == out)
+        elif isinstance(x, n.MaxPool):
+            x = n.SpikingMaxPool(x.name, x.inputs, kernel=x.kernel, stride=x.stride,
+                                 padding=x.padding, dilation=x.dilation, ceil_mode=x.ceil_mode)
+        nodes.append(x)
+    output = out
+    if not isinstance(graph[out], n.ReLU):
+        pop = n.IF(f"{out}.neurons", (out,), threshold=1.0, reset=reset, v0=v0,
+                   membrane_readout=membrane)
+        nodes.append(pop)
+        output = pop.name
+    meta = dict(graph.meta)
+    meta["readout"] = "membrane" if membrane else "spike_count"
+    return Graph(nodes, output, meta)
+
+
+def with_neuron_params(graph: Graph, **changes) -> Graph:
+    """A copy of a spiking graph with IF parameters changed (reset, v0, leak, ...)."""
+    return graph.replace([dataclasses.replace(x, **changes) if isinstance(x, n.IF) else x
+                          for x in graph])

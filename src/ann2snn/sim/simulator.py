@@ -1,0 +1,242 @@
+"""The float simulator: a spiking Graph as a torch module (DESIGN §3, §5).
+
+Time is processed in windows of K steps. Within a window the network runs layer by
+layer: each synaptic operation is one batched call over (K × batch), then each IF
+population is an elementwise scan over K. Since there is no synaptic delay this equals
+the step-by-step order exactly, turns T small GEMMs into T/K large ones, and keeps
+memory bounded by K. Tensors that depend only on an analog input are "static": they are
+computed once per batch (the first layer's constant current).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import SimulationError
+from ..ir import Graph
+from ..ir import nodes as n
+from .encoders import Encoding, element_keys, poisson_window, ttfs_window
+from .functional import IFParams, IFState, if_init, if_scan
+from .ops import GraphParams, apply
+
+#: Called per window: (node name, kind, tensor (K, B, ...), first step index).
+#: kind is "current", "v_pre_reset", "v" (after reset) or "spikes".
+Probe = Callable[[str, str, torch.Tensor, int], None]
+
+_COUNTED = (n.Conv, n.ConvTranspose, n.Dense, n.AvgPool, n.Scale)
+
+
+@dataclass
+class BatchOutput:
+    """What one simulated batch returns (tensors on CPU)."""
+
+    readout: torch.Tensor  #: (B, classes) spike counts (or membrane) at the last step
+    predictions: torch.Tensor  #: (T, B) int64 argmax per step; -1: no output spike yet
+    counts: dict[str, torch.Tensor]  #: per IF population, spike counts per sample (B, ...)
+    sops: dict[str, torch.Tensor]  #: per synaptic op, events × fan-out per step (T,), summed
+    extra: dict = field(default_factory=dict)
+
+
+class SpikingNetwork(torch.nn.Module):
+    """A converted network. ``forward(x)`` returns the readout after ``timesteps`` steps.
+
+    Use :meth:`simulate` (see ``ann2snn.api``) for datasets, accuracy per step and metrics.
+    """
+
+    def __init__(self, graph: Graph, timesteps: int = 64):
+        super().__init__()
+        if not graph.of_type(n.IF):
+            raise SimulationError("the graph has no IF population; convert it first")
+        self.graph = graph
+        self.timesteps = timesteps
+        self.params = GraphParams(graph)
+        self._fanout: dict[str, torch.Tensor] = {}
+
+    # -- public API ---------------------------------------------------------------
+    @property
+    def readout_mode(self) -> str:
+        return self.graph.meta.get("readout", "spike_count")
+
+    def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
+        return self.run_batch(x, timesteps or self.timesteps).readout
+
+    @torch.no_grad()
+    def run_batch(self, x: torch.Tensor, timesteps: int, encoding: Encoding = Encoding.ANALOG,
+                  window: int | None = None, seed: int = 0, sample_index=None,
+                  input_rate: float = 1.0, probe: Probe | None = None,
+                  count_ops: bool = True, memory_budget: int = 256 << 20) -> BatchOutput:
+        """Simulate one batch ``x`` (B, ...) for ``timesteps`` steps."""
+        dev = self.params_device()
+        x = torch.as_tensor(x, dtype=torch.float32).to(dev)
+        if tuple(x.shape[1:]) != tuple(self.graph.input_shape):
+            raise SimulationError(f"input has shape {tuple(x.shape[1:])} per sample; the network "
+                                  f"expects {tuple(self.graph.input_shape)}")
+        if not torch.isfinite(x).all():
+            raise SimulationError("input contains NaN or Inf")
+        if timesteps < 1:
+            raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
+        b = x.shape[0]
+        if window is None:
+            per_step = b * 4 * 3 * max(int(np.prod(s)) for s in self.graph.shapes.values())
+            window = max(1, min(timesteps, memory_budget // max(per_step, 1)))
+        if sample_index is None:
+            sample_index = torch.arange(b)
+        keys = element_keys(seed, torch.as_tensor(sample_index, device=dev), x[0].numel()) \
+            if encoding is Encoding.POISSON else None
+
+        state: dict[str, object] = {}
+        counts: dict[str, torch.Tensor] = {}
+        sops: dict[str, list[torch.Tensor]] = {}
+        preds, out_acc = [], None
+        static_cache: dict[str, torch.Tensor] = {}
+        out_name = self.graph.output
+        out_node = self.graph[out_name]
+        for t0 in range(0, timesteps, window):
+            k = min(window, timesteps - t0)
+            vals: dict[str, tuple[torch.Tensor, bool]] = {}
+            for node in self.graph:
+                name = node.name
+                if name in static_cache:
+                    vals[name] = (static_cache[name], True)
+                    continue
+                if isinstance(node, n.Input):
+                    if encoding is Encoding.ANALOG:
+                        vals[name] = (x, True)
+                    elif encoding is Encoding.POISSON:
+                        vals[name] = (poisson_window(x, keys, t0, k, input_rate), False)
+                    else:
+                        vals[name] = (ttfs_window(x, t0, k, timesteps), False)
+                    if probe is not None:
+                        v, st = vals[name]
+                        probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
+                    if vals[name][1]:
+                        static_cache[name] = x
+                    continue
+                ins = [vals[i] for i in node.inputs]
+                if isinstance(node, n.IF):
+                    cur, st = ins[0]
+                    p = IFParams.of(node)
+                    if name not in state:
+                        state[name] = if_init(cur.shape[0 if st else 1:], p, dev)
+                    if probe is not None:
+                        probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
+                    s, state[name] = self._scan(cur, state[name], p, k, st, probe, name, t0)
+                    if not p.membrane_readout:
+                        c = s.sum(0)
+                        counts[name] = counts[name] + c if name in counts else c
+                    vals[name] = (s, False)
+                    continue
+                if isinstance(node, n.SpikingMaxPool) and not ins[0][1]:
+                    vals[name] = (self._spiking_maxpool(node, ins[0][0], state), False)
+                    continue
+                if all(st for _, st in ins):
+                    y = apply(node, [v for v, _ in ins], self.params)
+                    static_cache[name] = y
+                    vals[name] = (y, True)
+                    continue
+                flat = [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
+                        for v, st in ins]
+                if count_ops and isinstance(node, _COUNTED):
+                    ev = (flat[0] != 0).to(flat[0].dtype).reshape(k, -1)
+                    fan = self._fanout_of(node, flat[0].shape[1:])
+                    ops = ev.view(k, b, -1).sum(1) @ fan
+                    sops.setdefault(name, []).append(ops)
+                y = apply(node, flat, self.params)
+                vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
+            s_out = vals[out_name][0]
+            if out_node.membrane_readout:
+                run = s_out
+            else:
+                prev = out_acc if out_acc is not None else torch.zeros_like(s_out[0])
+                run = prev + torch.cumsum(s_out, 0)
+            out_acc = run[-1]
+            pred = run.argmax(-1)
+            if not out_node.membrane_readout:
+                pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+            preds.append(pred)
+        return BatchOutput(
+            readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
+            counts={k_: v.cpu() for k_, v in counts.items()},
+            sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
+
+    def params_device(self) -> torch.device:
+        for buf in self.params.buffers():
+            return buf.device
+        return torch.device("cpu")
+
+    # -- internals ------------------------------------------------------------------
+    def _scan(self, cur, st: IFState, p: IFParams, k: int, static: bool, probe, name, t0):
+        if probe is None:
+            return if_scan(cur, st, p, k, static)
+        # traced path: step by step to expose v before and after reset
+        from .functional import if_step
+
+        v_pre, v_post, spikes = [], [], []
+        for i in range(k):
+            c = cur if static else cur[i]
+            pre = st.v * (1.0 - p.leak) + c if p.leak else st.v + c
+            s, st = if_step(c, st, p)
+            v_pre.append(pre)
+            v_post.append(st.v)
+            spikes.append(s)
+        probe(name, "v_pre_reset", torch.stack(v_pre), t0)
+        probe(name, "v", torch.stack(v_post), t0)
+        out = torch.stack(spikes)
+        probe(name, "spikes", out, t0)
+        return out, st
+
+    def _spiking_maxpool(self, node: n.SpikingMaxPool, s: torch.Tensor, state: dict):
+        """Gate through the spikes of the input with the largest cumulative count so far
+        (counting the current step; ties: lowest index, as torch's max pooling picks)."""
+        k, b = s.shape[:2]
+        key = node.name + "::count"
+        cnt = state.get(key)
+        if cnt is None:
+            cnt = torch.zeros_like(s[0])
+        nd = len(node.kernel)
+        pool = F.max_pool1d if nd == 1 else F.max_pool2d
+        outs = []
+        for i in range(k):
+            cnt = cnt + s[i]
+            _, idx = pool(cnt, node.kernel, node.stride, node.padding, node.dilation,
+                          node.ceil_mode, return_indices=True)
+            src = s[i].flatten(2)
+            outs.append(torch.gather(src, 2, idx.flatten(2)).view(idx.shape))
+        state[key] = cnt
+        return torch.stack(outs)
+
+    def _fanout_of(self, node: n.Node, in_shape) -> torch.Tensor:
+        """Synapses leaving each input element (non-zero weights it feeds), shape (numel,)."""
+        if node.name in self._fanout:
+            return self._fanout[node.name]
+        dev = self.params_device()
+        x = torch.ones((1, *in_shape), dtype=torch.float64, requires_grad=True)
+        with torch.enable_grad():
+            if isinstance(node, n.AvgPool):
+                k = math.prod(node.kernel)
+                y = apply(node, [x], self.params) * k
+            elif isinstance(node, n.Scale):
+                y = x * (self.params.get(node.name, "factor").double().cpu() != 0)
+            else:
+                w = (self.params.get(node.name, "weight") != 0).double().cpu()
+                binary = GraphParams(Graph([n.Input("x", shape=tuple(in_shape)),
+                                           type(node)(**{**_fields(node), "inputs": ("x",),
+                                                         "bias": None})]), dtype=torch.float64)
+                binary.get(node.name, "weight").copy_(w)
+                y = apply(node, [x], binary)
+            (g,) = torch.autograd.grad(y.sum(), x)
+        fan = g.reshape(-1).round().to(torch.float32).to(dev)
+        self._fanout[node.name] = fan
+        return fan
+
+
+def _fields(node) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
