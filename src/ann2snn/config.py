@@ -100,7 +100,8 @@ def validate(data: dict, source: str = "config") -> RunConfig:
             loc = tuple(err["loc"])
             key = ".".join(str(x) for x in loc)
             if err["type"] == "extra_forbidden":
-                lines.append(f"unknown key '{key}'{_did_you_mean(str(loc[-1]), _section_model(loc))}")
+                hint = _did_you_mean(str(loc[-1]), _section_model(loc))
+                lines.append(f"unknown key '{key}'{hint}")
             elif err["type"] == "missing":
                 lines.append(f"missing required key '{key}'")
             else:

@@ -73,7 +73,8 @@ def load_state_dict(path: str, model: torch.nn.Module) -> dict:
     return state
 
 
-def run_pipeline(cfg: RunConfig, progress: bool = True) -> tuple[SNN, SimulationResult | None, Path]:
+def run_pipeline(cfg: RunConfig, progress: bool = True
+                 ) -> tuple[SNN, SimulationResult | None, Path]:
     """Run the configured job and write the run folder; returns (snn, result, folder)."""
     d, c, s = cfg.data, cfg.conversion, cfg.simulation
     out = Path(cfg.output.dir)

@@ -71,7 +71,8 @@ class SimulationResult:
             "spikes_per_neuron": self.spikes_per_neuron(),
             "synaptic_ops_per_sample": self.synaptic_ops_per_sample(),
             "synaptic_ops_per_layer_per_sample": {
-                k: float(v.sum() / max(self.num_samples, 1)) for k, v in self.sops_per_step.items()},
+                k: float(v.sum() / max(self.num_samples, 1))
+                for k, v in self.sops_per_step.items()},
             "ann_macs_per_sample": int(sum(self.ann_macs.values())),
             "ann_macs_per_layer": self.ann_macs,
             "first_layer_macs_per_sample_per_step": self.first_layer_macs,

@@ -16,7 +16,8 @@ def add_parser(sub):
                     "for every layer of a spiking network (.snn) or a model file.")
     p.add_argument("model", metavar="MODEL_OR_SNN")
     p.add_argument("--weights", help="state_dict for file.py:ClassName")
-    p.add_argument("--input-shape", help="per-sample input shape for file.py:ClassName, e.g. 1,28,28")
+    p.add_argument("--input-shape",
+                   help="per-sample input shape for file.py:ClassName, e.g. 1,28,28")
     return p
 
 

@@ -61,7 +61,8 @@ def to_dict(graph: Graph) -> tuple[dict, dict[str, np.ndarray]]:
 def from_dict(header: dict, arrays: dict[str, np.ndarray], source: str = "graph") -> Graph:
     """Rebuild a graph from :func:`to_dict`'s output, validating as it goes."""
     if header.get("format") != FORMAT:
-        raise ModelFileError(f"{source} is not an ann2snn network (format={header.get('format')!r})")
+        raise ModelFileError(
+            f"{source} is not an ann2snn network (format={header.get('format')!r})")
     if header.get("version", 0) > FORMAT_VERSION:
         raise ModelFileError(
             f"{source} was written by a newer ann2snn (format version {header['version']}, "
