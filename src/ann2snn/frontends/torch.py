@@ -250,8 +250,13 @@ def _gap(ctx: _Ctx, node):
             return None
         keep = bool(_arg(node, 2, "keepdim", False))
     else:
-        if any(int(s) != 1 for s in _pair(node.args[1], len(shape) - 1)):
-            return None
+        outs = _pair(node.args[1], len(shape) - 1)
+        if any(int(s) != 1 for s in outs):
+            if any(i % o for i, o in zip(shape[1:], outs)):
+                return None  # not a plain pooling: windows overlap or differ in size
+            k = tuple(i // o for i, o in zip(shape[1:], outs))
+            return n.AvgPool(ctx.name(node, True), (src,), kernel=k, stride=k,
+                             padding=(0,) * len(k))
         keep = True
     name = ctx.name(node, True)
     if not keep:

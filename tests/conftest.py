@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny graphs and a trained digits network, built once per session."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from ann2snn.data import load_dataset
+
+    return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+@pytest.fixture(scope="session")
+def digits_model(digits):
+    from ann2snn.demo import train_digits_cnn
+
+    train, _ = digits
+    return train_digits_cnn(train.x, train.y, epochs=8, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_snn(digits, digits_model):
+    import ann2snn
+
+    train, _ = digits
+    return ann2snn.convert(digits_model, train.x[:500])
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,196 @@
+"""The exact invariants of DESIGN §3."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ann2snn.ir import Graph, ResetMode
+from ann2snn.ir import nodes as n
+from ann2snn.sim.encoders import Encoding
+from ann2snn.sim.functional import IFParams, if_init, if_scan, if_step
+from ann2snn.sim.simulator import SpikingNetwork
+
+# dyadic currents: exactly representable, so float sums do not drift
+CURRENTS = [0.0, 0.0625, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.8125, 0.96875]
+
+
+def single_neuron_counts(z: float, steps: int, **kw) -> tuple[int, list[int]]:
+    p = IFParams(**kw)
+    st = if_init((1,), p, dtype=torch.float64)
+    times = []
+    for t in range(steps):
+        s, st = if_step(torch.tensor([z], dtype=torch.float64), st, p)
+        if s.item():
+            times.append(t + 1)
+    return len(times), times
+
+
+@pytest.mark.parametrize("z", CURRENTS)
+@pytest.mark.parametrize("steps", [1, 7, 64, 100])
+def test_single_neuron_reset_subtract_fires_floor_zT(z, steps):
+    count, _ = single_neuron_counts(z, steps)
+    assert count == math.floor(z * steps)
+
+
+@pytest.mark.parametrize("z", [0.0625, 0.25, 0.375, 0.5, 0.75, 0.96875])
+def test_single_neuron_reset_zero_fires_every_ceil_1_over_z(z):
+    _, times = single_neuron_counts(z, 100, reset=ResetMode.ZERO)
+    period = math.ceil(1 / z)
+    assert times == list(range(period, 101, period))
+
+
+@pytest.mark.parametrize("z", CURRENTS)
+@pytest.mark.parametrize("steps", [1, 8, 33, 64])
+def test_v0_half_rounds(z, steps):
+    count, _ = single_neuron_counts(z, steps, v0=0.5)
+    assert count == math.floor(z * steps + 0.5)
+
+
+def test_multi_spike_emits_floor_of_v():
+    p = IFParams(multi_spike=4)
+    s, st = if_step(torch.tensor([2.5, 0.5, 9.0]), if_init((3,), p), p)
+    assert s.tolist() == [2.0, 0.0, 4.0]
+    assert st.v.tolist() == [0.5, 0.5, 5.0]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO), dict(v0=0.5),
+                                dict(leak=0.125), dict(multi_spike=3),
+                                dict(membrane_readout=True), dict(threshold=0.75)])
+@pytest.mark.parametrize("static", [True, False])
+def test_scan_equals_repeated_steps(kw, static, rng):
+    p = IFParams(**kw)
+    cur = torch.as_tensor(rng.normal(0.3, 0.7, (13, 4, 5)), dtype=torch.float32)
+    if static:
+        cur = cur[0]
+    st0 = if_init((4, 5), p)
+    out, st = if_scan(cur, st0, p, 13, static)
+    ref, st_ref = [], st0
+    for t in range(13):
+        s, st_ref = if_step(cur if static else cur[t], st_ref, p)
+        ref.append(s)
+    assert torch.equal(out, torch.stack(ref))
+    assert torch.equal(st.v, st_ref.v)
+
+
+def one_layer(weight: np.ndarray, bias: np.ndarray, reset=ResetMode.SUBTRACT) -> Graph:
+    return Graph([n.Input("x", shape=(weight.shape[1],)),
+                  n.Dense("fc", ("x",), weight=weight, bias=bias),
+                  n.IF("fc.neurons", ("fc",), reset=reset)])
+
+
+def test_one_layer_counts_are_floor_of_clipped_activation_times_T(rng):
+    # weights and inputs on a dyadic grid: every current sum is exact in float32
+    w = rng.integers(-8, 9, (12, 6)) / 16.0
+    b = rng.integers(-4, 5, 12) / 16.0
+    x = rng.integers(0, 5, (9, 6)) / 8.0
+    net = SpikingNetwork(one_layer(w.astype(np.float32), b.astype(np.float32)))
+    a = x @ w.T + b
+    for T in (1, 5, 64, 200):
+        counts = net.run_batch(torch.as_tensor(x), T).readout.numpy()
+        np.testing.assert_array_equal(counts, np.floor(np.clip(a, 0, 1) * T))
+
+
+def conv_net() -> Graph:
+    g = np.random.default_rng(7)
+    return Graph([
+        n.Input("x", shape=(2, 9, 9)),
+        n.Conv("c1", ("x",), weight=g.normal(0, .4, (4, 2, 3, 3)).astype(np.float32),
+               bias=np.full(4, .1, np.float32), padding=(1, 1), stride=(1, 1), dilation=(1, 1)),
+        n.IF("r1", ("c1",)),
+        n.SpikingMaxPool("p1", ("r1",), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
+                         dilation=(1, 1)),
+        n.Conv("c2", ("p1",), weight=g.normal(0, .4, (6, 4, 3, 3)).astype(np.float32),
+               bias=None, padding=(1, 1), stride=(1, 1), dilation=(1, 1)),
+        n.Scale("sc", ("p1",), factor=np.full((1, 1, 1), .5, np.float32)),
+        n.Conv("c3", ("sc",), weight=g.normal(0, .4, (6, 4, 1, 1)).astype(np.float32),
+               bias=None, padding=(0, 0), stride=(1, 1), dilation=(1, 1)),
+        n.Add("add", ("c2", "c3")),
+        n.IF("r2", ("add",)),
+        n.AvgPool("ap", ("r2",), kernel=(2, 2), stride=(2, 2), padding=(0, 0)),
+        n.Flatten("f", ("ap",)),
+        n.Dense("fc", ("f",), weight=g.normal(0, .3, (5, 24)).astype(np.float32),
+                bias=np.zeros(5, np.float32)),
+        n.IF("out", ("fc",)),
+    ], "out")
+
+
+@pytest.mark.parametrize("encoding", [Encoding.ANALOG, Encoding.POISSON, Encoding.TTFS])
+def test_windowed_equals_step_by_step(encoding, rng):
+    net = SpikingNetwork(conv_net())
+    x = torch.as_tensor(rng.random((5, 2, 9, 9)), dtype=torch.float32)
+    ref = net.run_batch(x, 40, encoding, window=1)
+    for w in (3, 16, 40):
+        got = net.run_batch(x, 40, encoding, window=w)
+        assert torch.equal(got.readout, ref.readout)
+        assert torch.equal(got.predictions, ref.predictions)
+        for k in ref.counts:
+            assert torch.equal(got.counts[k], ref.counts[k])
+        for k in ref.sops:
+            assert torch.equal(got.sops[k], ref.sops[k])
+
+
+@pytest.mark.parametrize("encoding", [Encoding.ANALOG, Encoding.POISSON])
+def test_batch_size_independence(encoding, rng):
+    net = SpikingNetwork(conv_net())
+    x = torch.as_tensor(rng.random((7, 2, 9, 9)), dtype=torch.float32)
+    full = net.run_batch(x, 30, encoding).readout
+    parts = torch.cat([net.run_batch(x[i:i + 2], 30, encoding,
+                                     sample_index=torch.arange(i, min(i + 2, 7))).readout
+                       for i in range(0, 7, 2)])
+    assert torch.equal(full, parts)
+
+
+def test_spikes_are_binary_and_first_layer_current_constant(rng):
+    seen = {}
+
+    def probe(name, kind, t, t0):
+        seen.setdefault((name, kind), []).append(t.clone())
+
+    net = SpikingNetwork(conv_net())
+    x = torch.as_tensor(rng.random((2, 2, 9, 9)), dtype=torch.float32)
+    net.run_batch(x, 6, probe=probe, window=3)
+    cur = torch.cat(seen[("r1", "current")])
+    assert torch.equal(cur, cur[:1].expand_as(cur))  # analog input: constant current
+    spikes = torch.cat(seen[("r2", "spikes")])
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_spiking_maxpool_gates_the_most_active_input():
+    g = Graph([n.Input("x", shape=(1, 1, 2)), n.IF("a", ("x",)),
+               n.SpikingMaxPool("p", ("a",), kernel=(1, 2), stride=(1, 2), padding=(0, 0),
+                                dilation=(1, 1)),
+               n.Flatten("f", ("p",)),
+               n.Dense("d", ("f",), weight=np.ones((1, 1), np.float32), bias=None),
+               n.IF("o", ("d",))], "o")
+    seen = {}
+    net = SpikingNetwork(g)
+    net.run_batch(torch.tensor([[[[0.5, 0.75]]]]), 8,
+                  probe=lambda nm, k, t, t0: seen.setdefault((nm, k), []).append(t))
+    a = torch.cat(seen[("a", "spikes")])[:, 0, 0, 0]  # (T, 2)
+    out = torch.cat(seen[("o", "current")])[:, 0, 0]
+    cnt = torch.cumsum(a, 0)
+    # at each step the output carries the spike of the input with the larger count so far
+    # (ties: the lower index)
+    expect = torch.where(cnt[:, 1] > cnt[:, 0], a[:, 1], a[:, 0])
+    assert torch.equal(out, expect)
+
+
+def test_membrane_readout_predicts_argmax_of_integrated_current():
+    w = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], np.float32)
+    g = Graph([n.Input("x", shape=(2,)), n.Dense("fc", ("x",), weight=w, bias=None),
+               n.IF("o", ("fc",), membrane_readout=True)], "o", {"readout": "membrane"})
+    net = SpikingNetwork(g)
+    out = net.run_batch(torch.tensor([[0.2, 0.1], [0.05, 0.3]]), 4)
+    np.testing.assert_allclose(out.readout.numpy(), 4 * np.array([[.2, .1, .15], [.05, .3, .175]]),
+                               rtol=1e-6)
+    assert out.predictions[-1].tolist() == [0, 1]
+
+
+def test_no_output_spike_counts_as_wrong():
+    g = one_layer(np.array([[-1.0]], np.float32), np.zeros(1, np.float32))
+    out = SpikingNetwork(g).run_batch(torch.tensor([[0.5]]), 5)
+    assert out.predictions.tolist() == [[-1]] * 5
