@@ -1,0 +1,271 @@
+"""Run SNN Toolbox (snntoolbox 0.6.0) INI config files: ``ann2snn run config.ini``.
+
+:func:`config_from_ini` reads the file the way snntoolbox does (``configparser`` with
+case-sensitive keys, snntoolbox's defaults for every key left out) and translates it
+into a :class:`~ann2snn.config.RunConfig` with the same meaning as INIsim's
+``temporal_mean_rate`` simulation:
+
+- the model is ``path_wd/filename_ann.h5`` (``model_lib = keras``), the data set the
+  npz files or image folders in ``dataset_path``, and the outputs go to
+  ``log_dir_of_current_run`` (default ``path_wd/log/gui/runlabel``);
+- ``duration`` steps of ``dt = 1``; the test samples are the ones INIsim tests: the
+  first ``num_to_test`` (raised to ``batch_size`` and rounded down to whole batches),
+  or the ``sample_idxs_to_test`` that fill whole batches;
+- calibration on all of ``x_norm.npz`` (whole batches), percentile of the non-zero
+  activations, threshold 1, reset by subtraction or to zero.
+
+Keys ann2snn does not implement but which cannot change INIsim's results are named in
+one warning. Values that would change the results, unknown sections and keys, and bad
+values are one :class:`~ann2snn.errors.ConfigError` listing every problem.
+docs/migration-from-snntoolbox.md has the key-by-key table.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import logging
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, validate
+from .errors import ConfigError
+from .snntoolbox_inputs import dataset_spec, model_spec, test_samples
+from .snntoolbox_keys import (
+    BOOLEAN_STATES,
+    IGNORED,
+    IGNORED_SECTIONS,
+    SECTIONS,
+    UNSUPPORTED,
+    Key,
+    LiteralError,
+    parse_literal,
+)
+
+log = logging.getLogger(__name__)
+
+RESETS = {"Reset by subtraction": "subtract", "Reset to zero": "zero"}
+
+
+def read_ini(path: str | Path) -> configparser.ConfigParser:
+    """Parse ``path`` as snntoolbox does (case-sensitive keys, ``%(x)s`` interpolation)."""
+    path = Path(path)
+    ini = configparser.ConfigParser()
+    ini.optionxform = str  # snntoolbox keys are case-sensitive
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            ini.read_file(f, source=str(path))
+    except configparser.Error as e:
+        raise ConfigError(f"{path}: not a valid INI file: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    return ini
+
+
+def _convert(raw: str, key: Key) -> Any:
+    raw = raw.strip()
+    if key.type == "str":
+        return raw
+    if key.type == "bool":
+        if raw.lower() not in BOOLEAN_STATES:
+            raise ValueError("expected True or False")
+        return BOOLEAN_STATES[raw.lower()]
+    if key.type == "int":
+        return int(raw)
+    if key.type == "float":
+        return float(raw)
+    return parse_literal(raw)
+
+
+class _Values:
+    """The typed values of one INI file, with snntoolbox's defaults behind them."""
+
+    def __init__(self, ini: configparser.ConfigParser, source: str):
+        self.source = source
+        self.given: dict[tuple[str, str], Any] = {}
+        self.errors: list[str] = []
+        self.ignored: list[str] = []
+        if ini.defaults():
+            self.errors.append("a [DEFAULT] section is not supported; move its keys into "
+                               "the sections that use them")
+        for section in ini.sections():
+            if section in IGNORED_SECTIONS:
+                self.ignored.append(f"[{section}] ({IGNORED_SECTIONS[section]})")
+                continue
+            keys = SECTIONS.get(section)
+            if keys is None:
+                close = difflib.get_close_matches(section, list(SECTIONS), n=1)
+                hint = f" (did you mean [{close[0]}]?)" if close else ""
+                self.errors.append(f"unknown section [{section}]{hint}")
+                continue
+            for name in ini.options(section):
+                key = keys.get(name)
+                if key is None:
+                    close = difflib.get_close_matches(name, list(keys), n=1)
+                    if not close:  # a key from another section?
+                        close = [f"[{s}] {name}" for s, ks in SECTIONS.items() if name in ks]
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    self.errors.append(f"unknown key '{name}' in [{section}]{hint}")
+                    continue
+                try:
+                    raw = ini.get(section, name)
+                except configparser.InterpolationError as e:
+                    self.errors.append(f"[{section}] {name}: {e.message.splitlines()[0]} "
+                                       "(write a literal % as %%)")
+                    continue
+                try:
+                    self.given[(section, name)] = _convert(raw, key)
+                except (ValueError, LiteralError) as e:
+                    self.errors.append(f"[{section}] {name} = {raw.strip()!r}: {e}")
+
+    def get(self, section: str, name: str) -> Any:
+        return self.given.get((section, name), SECTIONS[section][name].default)
+
+    def is_set(self, section: str, name: str) -> bool:
+        """Whether the file gives ``name`` a value other than snntoolbox's default."""
+        if (section, name) not in self.given:
+            return False
+        v, d = self.given[(section, name)], SECTIONS[section][name].default
+        if isinstance(d, (dict, list, set, tuple)) and not v:
+            return bool(d)  # {} and [] and set() all mean "none"
+        return v != d
+
+    def show(self, section: str, name: str) -> str:
+        value = self.get(section, name)
+        if isinstance(value, (set, frozenset)):
+            return "{" + ", ".join(sorted(repr(x) for x in value)) + "}"
+        return repr(value)
+
+    def error(self, section: str, name: str, msg: str) -> None:
+        self.errors.append(f"[{section}] {name} = {self.show(section, name)}: {msg}")
+
+    def ignore(self, section: str, name: str, note: str) -> None:
+        self.ignored.append(f"[{section}] {name} = {self.show(section, name)} ({note})")
+
+
+def config_from_ini(path: str | Path) -> RunConfig:
+    """Translate an SNN Toolbox INI config into a :class:`RunConfig` (see the module doc)."""
+    path = Path(path).expanduser().absolute()
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    v = _Values(read_ini(path), str(path))
+    if not v.errors:
+        for (section, name) in list(v.given):
+            key = SECTIONS[section][name]
+            if key.kind == IGNORED and v.is_set(section, name):
+                v.ignore(section, name, key.note)
+            elif key.kind == UNSUPPORTED and v.is_set(section, name):
+                v.error(section, name, key.note)
+    data: dict[str, Any] = {}
+    if not v.errors:
+        data = _translate(v, path)
+    if v.errors:
+        raise ConfigError(f"{path}: cannot run this SNN Toolbox config:\n  - "
+                          + "\n  - ".join(v.errors))
+    cfg = validate(data, str(path))
+    if v.ignored:
+        log.warning("%s: ann2snn ignores these SNN Toolbox settings (they do not change "
+                    "INIsim's accuracy, or ann2snn does the equivalent itself):\n  - %s",
+                    path, "\n  - ".join(v.ignored))
+    return cfg
+
+
+def _translate(v: _Values, path: Path) -> dict[str, Any]:
+    base = path.parent
+
+    def resolve(p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else base / q
+
+    # -- [paths] ------------------------------------------------------------------
+    path_wd = resolve(v.get("paths", "path_wd")) if v.get("paths", "path_wd") else base
+    if not path_wd.is_dir():
+        v.error("paths", "path_wd", f"working directory {path_wd} does not exist")
+    log_dir = v.get("paths", "log_dir_of_current_run")
+    out = resolve(log_dir) if log_dir else path_wd / "log" / "gui" / v.get("paths", "runlabel")
+    model = model_spec(v, path_wd)
+
+    # -- [simulation] -------------------------------------------------------------
+    sim = v.get("simulation", "simulator")
+    if sim != "INI":
+        v.error("simulation", "simulator", "ann2snn simulates with its own simulator, which "
+                "follows INIsim (temporal_mean_rate); set simulator = INI")
+    backend = v.get("simulation", "keras_backend")
+    if backend != "tensorflow":
+        v.error("simulation", "keras_backend", "ann2snn reads Keras files without any "
+                "backend; remove the key")
+    dt = v.get("simulation", "dt")
+    duration = v.get("simulation", "duration")
+    if dt != 1:
+        v.error("simulation", "dt", f"INIsim then runs duration/dt = {duration / dt:g} steps "
+                "and scales inputs and biases by dt, which is the same as thresholds of "
+                "1/dt; ann2snn simulates unit steps with threshold 1. Set dt = 1 (and "
+                "duration to the number of steps)")
+    if duration < 1:
+        v.error("simulation", "duration", "must be at least 1 (time steps)")
+    batch = v.get("simulation", "batch_size")
+    if batch < 1:
+        v.error("simulation", "batch_size", "must be at least 1")
+        batch = 1
+    if v.get("simulation", "top_k") != 1:
+        v.error("simulation", "top_k", "ann2snn reports top-1 accuracy only; set top_k = 1 "
+                "or remove the key")
+    num_samples, indices = test_samples(v, batch)
+
+    # -- [input] ------------------------------------------------------------------
+    dataset, calib = dataset_spec(v, resolve, batch)
+    poisson = v.get("input", "poisson_input")
+    rate = v.get("input", "input_rate") * dt / 1000.0
+    if not poisson and v.is_set("input", "input_rate"):
+        v.ignore("input", "input_rate", "only used with poisson_input = True")
+    if poisson and rate <= 0:
+        v.error("input", "input_rate", "must be > 0 (Hz)")
+
+    # -- [normalization], [conversion], [cell] -------------------------------------
+    pct = v.get("normalization", "percentile")
+    if not 0 < pct <= 100:
+        v.error("normalization", "percentile", "must be in (0, 100]")
+    code = v.get("conversion", "spike_code")
+    if code != "temporal_mean_rate":
+        v.error("conversion", "spike_code", "ann2snn implements the rate code only; set "
+                "spike_code = temporal_mean_rate (its 'ttfs' input encoding is not "
+                "snntoolbox's ttfs neuron model)")
+    if v.get("cell", "v_thresh") != 1:
+        v.error("cell", "v_thresh", "ann2snn's neurons have threshold 1 after "
+                "normalization; INIsim's threshold v_thresh is the same as multiplying every "
+                "layer's normalization scale by v_thresh, which ann2snn does not offer. Set "
+                "v_thresh = 1")
+    if v.get("cell", "tau_refrac") != 0:
+        v.error("cell", "tau_refrac", "refractory periods are not implemented; set "
+                "tau_refrac = 0")
+    reset = v.get("cell", "reset")
+    if reset not in RESETS:
+        close = difflib.get_close_matches(reset, [*RESETS, "Reset by modulo"], n=1)
+        if reset == "Reset by modulo":
+            msg = "reset by modulo is not implemented"
+        else:
+            msg = "unknown reset (INIsim would silently reset to zero)"
+            if close:
+                msg += f"; did you mean '{close[0]}'?"
+        v.error("cell", "reset", f"{msg}; use 'Reset by subtraction' or 'Reset to zero'")
+    if not v.get("tools", "convert"):
+        v.ignore("tools", "convert", "ann2snn always converts the model (it takes seconds)")
+
+    return {
+        "model": model,
+        "data": {"dataset": dataset, "num_samples": num_samples, "sample_indices": indices,
+                 "calibration_samples": calib},
+        "conversion": {
+            "method": "percentile", "percentile": pct,
+            "max_to_avg_pool": v.get("conversion", "max2avg_pool"),
+            "reset": RESETS.get(reset, "subtract"), "v0": 0.0,
+            "softmax_readout": "spikes" if v.get("conversion", "softmax_to_relu")
+            else "membrane"},
+        "simulation": {"timesteps": max(duration, 1), "batch_size": batch,
+                       "encoding": "poisson" if poisson else "analog",
+                       "input_rate": rate if rate > 0 else 1.0},
+        "tools": {"evaluate_ann": v.get("tools", "evaluate_ann"),
+                  "convert": v.get("tools", "convert"),
+                  "simulate": v.get("tools", "simulate")},
+        "output": {"dir": str(out)},
+    }
