@@ -28,6 +28,15 @@ def _pt2(path: Path) -> Graph:
 register_loader(".pt2", _pt2)
 
 
+def _onnx(path: Path) -> Graph:
+    from .onnx import load_onnx
+
+    return load_onnx(path)
+
+
+register_loader(".onnx", _onnx)
+
+
 def load_model(path: str | os.PathLike) -> Graph:
     """Load a model file into a Graph, picking the frontend by suffix."""
     path = Path(path)
