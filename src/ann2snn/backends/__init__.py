@@ -1,0 +1,1 @@
+"""Backends: read a spiking Graph and deploy it (C source, ...)."""

@@ -1,0 +1,1 @@
+"""C runtime templates (package data): snn_kernels.c, main.c, Makefile."""

@@ -1,0 +1,107 @@
+"""Integer mode: the specification (widths in bits) and small shared helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Graph
+from ..ir import nodes as n
+
+#: Node types the integer simulator and the C backend implement.
+SUPPORTED = (n.Input, n.Conv, n.Dense, n.Scale, n.AvgPool, n.GlobalAvgPool, n.Upsample, n.Pad,
+             n.Flatten, n.Reshape, n.Transpose, n.Concat, n.Add, n.Identity, n.IF,
+             n.SpikingMaxPool)
+WEIGHTED = (n.Conv, n.Dense, n.Scale)
+_PASS = (n.Pad, n.Upsample, n.Identity)
+INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """How to quantize: widths in bits, and how the scale of each layer is chosen.
+
+    ``scale``: ``"integer"`` (θ any integer, the most precise) or ``"pow2"`` (θ = 2^k).
+    ``input_range``: the float input range r (x_int = round(x·q), q = (2^b−1)/r, or
+    (2^(b−1)−1)/r for signed input); None takes it from the calibration data, else 1.
+    """
+
+    weight_bits: int = 8
+    state_bits: int = 32
+    input_bits: int = 8
+    per_channel: bool = False
+    scale: str = "integer"
+    input_range: float | None = None
+    input_signed: bool | None = None
+
+    def validate(self) -> None:
+        if not 2 <= self.weight_bits <= 16:
+            raise ConversionError(f"weight_bits={self.weight_bits}: use 2 to 16")
+        if not 4 <= self.state_bits <= 32:
+            raise ConversionError(f"state_bits={self.state_bits}: use 4 to 32")
+        if not 1 <= self.input_bits <= 16:
+            raise ConversionError(f"input_bits={self.input_bits}: use 1 to 16")
+        if self.scale not in ("integer", "pow2"):
+            raise ConversionError(f"scale={self.scale!r}: use 'integer' or 'pow2'")
+        if self.input_range is not None and not self.input_range > 0:
+            raise ConversionError(f"input_range={self.input_range} must be > 0")
+
+    @property
+    def weight_max(self) -> int:
+        return 2 ** (self.weight_bits - 1) - 1
+
+    @property
+    def v_limit(self) -> int:
+        """Membranes saturate at ±v_limit after every add."""
+        return 2 ** (self.state_bits - 1) - 1
+
+
+def weight_dtype(bits: int) -> np.dtype:
+    return np.dtype(np.int8 if bits <= 8 else np.int16)
+
+
+def _bc(s: np.ndarray, c: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(s, np.float64).reshape(-1), (c,)).copy() \
+        if np.size(s) == 1 else np.asarray(s, np.float64).reshape(-1)
+
+
+def _uniform(v: np.ndarray) -> np.ndarray:
+    return v[:1].copy() if v.size and np.all(v == v[0]) else v
+
+
+def _max_ratio(x: n.Node, s_in: np.ndarray, g: Graph) -> np.ndarray:
+    """Per output channel j: max_i |W[j, i] / σ_in[i]| (what limits σ_out)."""
+    if isinstance(x, n.Dense):
+        s = _bc(s_in, x.weight.shape[1])
+        return np.max(np.abs(x.weight.astype(np.float64) / s[None, :]), axis=1)
+    if isinstance(x, n.Conv):
+        w = x.weight.astype(np.float64)
+        co, cig = w.shape[:2]
+        s = _bc(s_in, cig * x.groups).reshape(x.groups, 1, cig)
+        s = np.repeat(s, co // x.groups, axis=0).reshape(co, cig)
+        w = w / s.reshape(s.shape + (1,) * (w.ndim - 2))
+        return np.max(np.abs(w.reshape(co, -1)), axis=1)
+    shape = g.shapes[x.name]
+    c = shape[0] if shape else 1
+    f = np.abs(np.broadcast_to(x.factor.astype(np.float64), shape).reshape(c, -1)).max(1)
+    return f / _bc(s_in, c)
+
+
+def _check_avgpool(x: n.AvgPool, in_shape: tuple[int, ...]) -> None:
+    """An integer sum equals k × the average only if every window's divisor is k."""
+    for size, k, s, p in zip(in_shape[1:], x.kernel, x.stride, x.padding):
+        span = size + 2 * p - k
+        outs = (-(-span // s) if x.ceil_mode else span // s) + 1
+        if x.ceil_mode and (outs - 1) * s >= size + p:
+            outs -= 1
+        for o in range(outs):
+            start = o * s - p
+            full = start + k <= size + p
+            inside = start >= 0 and start + k <= size
+            if not full or (not x.count_include_pad and not inside):
+                raise ConversionError(
+                    f"AvgPool '{x.name}': its windows have different sizes (ceil_mode, or "
+                    "padding with count_include_pad=False), so it is not an integer sum "
+                    "over a fixed k; use padding with count_include_pad=True")

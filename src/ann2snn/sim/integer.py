@@ -1,0 +1,328 @@
+"""The integer simulator: a quantized spiking graph run with integer arithmetic only.
+
+The graph comes from :func:`ann2snn.passes.quantize.quantize_graph`; its semantics are
+in docs/integer-mode.md and are mirrored one function to one function by the C runtime
+(``backends/c``). Per population and step, with ``L = 2^(state_bits−1) − 1``:
+
+    v ← clamp(v + I, −L, L)            (saturating add, int64 here, int32 in C)
+    s = [v ≥ θ]                        (or min(⌊v/θ⌋, s_max) when v ≥ θ, multi-spike)
+    v ← v − θ·s  (SUBTRACT)  or  v ← 0 where s > 0  (ZERO)
+
+Tensors are int64. Convolutions and dense layers run in float64, which is exact here:
+every product and every partial sum is an integer of magnitude at most
+Σ|w_int|·max|x_int| + |b_int|, which the quantizer proved to be < 2^31 < 2^53, and
+float64 represents every integer below 2^53 exactly, so no addition or multiplication
+rounds, in whatever order a BLAS or convolution kernel sums (cuDNN is switched off so
+that no FFT/Winograd algorithm is picked; TF32 does not apply to float64). Hence CPU,
+CUDA and the generated C give the same spikes bit for bit.
+
+The loop is the float simulator's (sim/simulator.py): windows of K steps, layer by
+layer, the analog input's constant current computed once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import SimulationError
+from ..ir import Graph, ResetMode
+from ..ir import nodes as n
+from .encoders import Encoding
+from .ops import apply
+from .simulator import BatchOutput, Probe, SpikingNetwork
+
+_COUNTED = (n.Conv, n.Dense, n.AvgPool, n.Scale)
+
+
+class IntIFParams(NamedTuple):
+    threshold: torch.Tensor  #: int64, shape (1,) or (C, 1, ...) to broadcast over (B, C, ...)
+    limit: int  #: saturation bound L
+    reset_zero: bool
+    multi_spike: int
+    membrane_readout: bool
+
+
+def quant_meta(graph: Graph) -> dict:
+    q = graph.meta.get("quant")
+    if not q:
+        raise SimulationError("this network is not quantized; run ann2snn quantize first")
+    return q
+
+
+def int_if_params(graph: Graph, node: n.IF, device) -> IntIFParams:
+    q = quant_meta(graph)
+    th = torch.tensor(q["thresholds"][node.name], dtype=torch.int64, device=device)
+    rank = len(graph.shapes[node.name])
+    if th.numel() > 1:
+        th = th.view(-1, *([1] * (rank - 1)))
+    return IntIFParams(th, int(q["v_limit"]), node.reset is ResetMode.ZERO, node.multi_spike,
+                       node.membrane_readout)
+
+
+def int_if_init(shape, node: n.IF, p: IntIFParams, device) -> torch.Tensor:
+    """v(0) = clamp(⌊v0·θ + 1/2⌋, −L, L)."""
+    v0 = torch.floor(p.threshold.double() * node.v0 + 0.5).to(torch.int64)
+    return torch.broadcast_to(v0.clamp(-p.limit, p.limit), tuple(shape)).clone().to(device)
+
+
+def int_if_step(current: torch.Tensor, v: torch.Tensor, p: IntIFParams
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One integer IF step: returns (spikes, v before reset, v after reset).
+
+    A membrane-readout population returns its membrane as its output.
+    """
+    pre = torch.clamp(v + current, -p.limit, p.limit)
+    if p.membrane_readout:
+        return pre, pre, pre
+    if p.multi_spike > 1:
+        s = torch.div(pre, p.threshold, rounding_mode="floor").clamp(0, p.multi_spike)
+        s = torch.where(pre >= p.threshold, s, torch.zeros_like(s))
+    else:
+        s = (pre >= p.threshold).to(torch.int64)
+    post = torch.where(s > 0, torch.zeros_like(pre), pre) if p.reset_zero \
+        else pre - p.threshold * s
+    return s, pre, post
+
+
+def quantize_input(x, graph: Graph) -> torch.Tensor:
+    """x_int = clamp(⌊x·q + 1/2⌋, q_min, q_max) as int64 (integer input passes as is)."""
+    q = quant_meta(graph)
+    x = torch.as_tensor(x)
+    if not torch.is_floating_point(x):
+        xi = x.to(torch.int64)
+        if xi.numel() and (xi.min() < q["input_min"] or xi.max() > q["input_max"]):
+            raise SimulationError(f"integer input outside [{q['input_min']}, {q['input_max']}]")
+        return xi
+    if not torch.isfinite(x).all():
+        raise SimulationError("input contains NaN or Inf")
+    xi = torch.floor(x.to(torch.float64) * float(q["input_scale"]) + 0.5)
+    return xi.clamp(q["input_min"], q["input_max"]).to(torch.int64)
+
+
+class IntParams:
+    """The graph's integer arrays as int64 tensors (float64 copies for conv/dense)."""
+
+    def __init__(self, graph: Graph, device):
+        self.t: dict[tuple[str, str], torch.Tensor] = {}
+        for node in graph:
+            for f, arr in node.arrays().items():
+                a = np.asarray(arr)
+                if np.issubdtype(a.dtype, np.floating) and not np.all(a == np.rint(a)):
+                    raise SimulationError(f"{node.op} '{node.name}' {f} is not integer-valued")
+                t = torch.as_tensor(a.astype(np.int64), device=device)
+                self.t[(node.name, f)] = t
+                if f == "weight":
+                    self.t[(node.name, "weight64")] = t.to(torch.float64)
+
+    def get(self, node: str, field: str) -> torch.Tensor | None:
+        return self.t.get((node, field))
+
+
+def _bias(y: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    if b is None:
+        return y
+    return y + b.view(1, -1, *([1] * (y.ndim - 2))) if b.ndim == 1 else y + b.unsqueeze(0)
+
+
+def int_apply(node: n.Node, xs: list[torch.Tensor], p: IntParams) -> torch.Tensor:
+    """Apply one synaptic node to batched int64 tensors; exact integer result."""
+    x = xs[0] if xs else None
+    if isinstance(node, n.Conv):
+        conv = F.conv1d if node.ndim == 1 else F.conv2d
+        with torch.backends.cudnn.flags(enabled=False):
+            y = conv(x.to(torch.float64), p.get(node.name, "weight64"), None, node.stride,
+                     node.padding, node.dilation, node.groups)
+        return _bias(y.to(torch.int64), p.get(node.name, "bias"))
+    if isinstance(node, n.Dense):
+        y = F.linear(x.to(torch.float64), p.get(node.name, "weight64"))
+        return _bias(y.to(torch.int64), p.get(node.name, "bias"))
+    if isinstance(node, n.Scale):
+        return x * p.get(node.name, "factor")
+    if isinstance(node, n.AvgPool):  # integer sum over each window (1/k folded downstream)
+        x2 = x.to(torch.float64)
+        nd = len(node.kernel)
+        if nd == 1:
+            x2 = x2.unsqueeze(2)
+        k, s, pd = ((1, *node.kernel), (1, *node.stride), (0, *node.padding)) if nd == 1 \
+            else (node.kernel, node.stride, node.padding)
+        y = F.avg_pool2d(x2, k, s, pd, node.ceil_mode, True, divisor_override=1)
+        return (y.squeeze(2) if nd == 1 else y).to(torch.int64)
+    if isinstance(node, n.GlobalAvgPool):
+        return x.flatten(2).sum(-1)
+    if isinstance(node, n.Upsample):
+        for ax, f in enumerate(node.scale):
+            x = x.repeat_interleave(f, dim=2 + ax)
+        return x
+    if isinstance(node, (n.Pad, n.Flatten, n.Reshape, n.Transpose, n.Concat, n.Add,
+                         n.Identity)):
+        return apply(node, xs, None)
+    raise SimulationError(f"integer mode has no operation for {node.op} '{node.name}'")
+
+
+def _spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> torch.Tensor:
+    """Gate through the spikes of the input with the largest count so far (this step
+    included; ties: lowest index — the first maximum in a row-major window scan)."""
+    key = node.name + "::count"
+    cnt = state.get(key)
+    if cnt is None:
+        cnt = torch.zeros_like(s[0])
+    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+    outs = []
+    for i in range(s.shape[0]):
+        cnt = cnt + s[i]
+        _, idx = pool(cnt.to(torch.float64), node.kernel, node.stride, node.padding,
+                      node.dilation, node.ceil_mode, return_indices=True)
+        outs.append(torch.gather(s[i].flatten(2), 2, idx.flatten(2)).view(idx.shape))
+    state[key] = cnt
+    return torch.stack(outs)
+
+
+def _params(net, dev) -> IntParams:
+    cache = net.__dict__.setdefault("_int_params", {})
+    if str(dev) not in cache:
+        cache[str(dev)] = IntParams(net.graph, dev)
+    return cache[str(dev)]
+
+
+@torch.no_grad()
+def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
+                window: int | None = None, seed: int = 0, sample_index=None,
+                input_rate: float = 1.0, probe: Probe | None = None, count_ops: bool = True,
+                memory_budget: int = 256 << 20) -> BatchOutput:
+    """Simulate one batch of a quantized network; the float simulator's interface.
+
+    ``net`` is a :class:`SpikingNetwork` (for its graph, device and fan-out counts).
+    ``x``: float input (quantized here) or already-quantized integers. Analog input only.
+    """
+    graph: Graph = net.graph
+    if encoding is not Encoding.ANALOG:
+        raise SimulationError("integer mode supports analog input only (the input is "
+                              "quantized to integers and presented every step)")
+    if timesteps < 1:
+        raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
+    dev = net.params_device()
+    xi = quantize_input(x, graph).to(dev)
+    if tuple(xi.shape[1:]) != tuple(graph.input_shape):
+        raise SimulationError(f"input has shape {tuple(xi.shape[1:])} per sample; the network "
+                              f"expects {tuple(graph.input_shape)}")
+    prm = _params(net, dev)
+    b = xi.shape[0]
+    if window is None:
+        per_step = b * 8 * 3 * max(math.prod(s) for s in graph.shapes.values())
+        window = max(1, min(timesteps, memory_budget // max(per_step, 1)))
+    state: dict[str, object] = {}
+    counts: dict[str, torch.Tensor] = {}
+    sops: dict[str, list[torch.Tensor]] = {}
+    static: dict[str, torch.Tensor] = {}
+    ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in graph.of_type(n.IF)}
+    out_name = graph.output
+    out_node = graph[out_name]
+    preds, out_acc = [], None
+    for t0 in range(0, timesteps, window):
+        k = min(window, timesteps - t0)
+        vals: dict[str, tuple[torch.Tensor, bool]] = {}
+        for node in graph:
+            name = node.name
+            if name in static:
+                vals[name] = (static[name], True)
+                if isinstance(node, n.Input) and probe is not None:
+                    probe(name, "spikes", xi.expand(k, *xi.shape), t0)
+                continue
+            if isinstance(node, n.Input):
+                static[name] = xi
+                vals[name] = (xi, True)
+                if probe is not None:
+                    probe(name, "spikes", xi.expand(k, *xi.shape), t0)
+                continue
+            ins = [vals[i] for i in node.inputs]
+            if isinstance(node, n.IF):
+                cur, st = ins[0]
+                p = ifp[name]
+                if name not in state:
+                    state[name] = int_if_init(cur.shape[0 if st else 1:], node, p, dev)
+                s, state[name] = _scan(cur, state[name], p, k, st, probe, name, t0)
+                if not p.membrane_readout:
+                    c = s.sum(0)
+                    counts[name] = counts[name] + c if name in counts else c
+                vals[name] = (s, False)
+                continue
+            if isinstance(node, n.SpikingMaxPool):
+                vals[name] = (_spiking_maxpool(node, ins[0][0], state), False)
+                continue
+            if all(st for _, st in ins):
+                y = int_apply(node, [v for v, _ in ins], prm)
+                static[name] = y
+                vals[name] = (y, True)
+                continue
+            flat = [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
+                    for v, st in ins]
+            if count_ops and isinstance(node, _COUNTED) and hasattr(net, "_fanout_of"):
+                ev = (flat[0] != 0).to(torch.float32).reshape(k, b, -1).sum(1)
+                sops.setdefault(name, []).append(ev @ net._fanout_of(node, flat[0].shape[1:]))
+            y = int_apply(node, flat, prm)
+            vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
+        s_out = vals[out_name][0]
+        if out_node.membrane_readout:
+            run = s_out
+        else:
+            prev = out_acc if out_acc is not None else torch.zeros_like(s_out[0])
+            run = prev + torch.cumsum(s_out, 0)
+        out_acc = run[-1]
+        pred = run.argmax(-1)
+        if not out_node.membrane_readout:
+            pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+        preds.append(pred)
+    return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
+                       counts={k_: v.cpu() for k_, v in counts.items()},
+                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
+
+
+def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: int):
+    out, pres, posts = [], [], []
+    for i in range(k):
+        s, pre, v = int_if_step(cur if static else cur[i], v, p)
+        out.append(s)
+        if probe is not None:
+            pres.append(pre)
+            posts.append(v)
+    s = torch.stack(out)
+    if probe is not None:
+        probe(name, "current", cur.expand(k, *cur.shape) if static else cur, t0)
+        probe(name, "v_pre_reset", torch.stack(pres), t0)
+        probe(name, "v", torch.stack(posts), t0)
+        probe(name, "spikes", s, t0)
+    return s, v
+
+
+class IntegerNetwork(SpikingNetwork):
+    """A quantized network as a torch module; ``run_batch`` runs :func:`run_integer`."""
+
+    def run_batch(self, x, timesteps: int, encoding: Encoding = Encoding.ANALOG, **kwargs
+                  ) -> BatchOutput:
+        return run_integer(self, x, timesteps, encoding, **kwargs)
+
+
+def integer_trace(net, x, timesteps: int, window: int | None = None
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """Every population's current, v_pre_reset, v and spikes, and the input as presented:
+    ``{layer: {kind: int32 array (T, S, *shape)}}`` — what the C program's trace holds."""
+    rec: dict[str, dict[str, list]] = {}
+
+    def probe(name: str, kind: str, t: torch.Tensor, t0: int) -> None:
+        rec.setdefault(name, {}).setdefault(kind, []).append(t.to(torch.int64).cpu())
+
+    run_integer(net, x, timesteps, window=window, probe=probe, count_ops=False)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, kinds in rec.items():
+        out[name] = {}
+        for kind, parts in kinds.items():
+            a = torch.cat(parts).numpy()
+            if np.abs(a).max(initial=0) > 2**31 - 1:
+                raise SimulationError(f"{name}/{kind} exceeds int32")
+            out[name][kind] = a.astype(np.int32)
+    return out
