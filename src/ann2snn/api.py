@@ -136,8 +136,17 @@ class SNN(SpikingNetwork):
                  encoding: Encoding | str = Encoding.ANALOG, input_rate: float = 1.0,
                  seed: int = 0, window: int | None = None, evaluate_ann: bool = True,
                  progress: bool = False, probe: Probe | None = None,
-                 config: dict | None = None) -> SimulationResult:
-        """Simulate ``data`` (a Dataset, or an array with ``labels``) for ``timesteps``."""
+                 config: dict | None = None, diagnostics: bool = True,
+                 example_sample: int | None = 0) -> SimulationResult:
+        """Simulate ``data`` (a Dataset, or an array with ``labels``) for ``timesteps``.
+
+        ``diagnostics`` accumulates the per-population metrics of docs/diagnostics.md
+        (ANN/SNN correlation, clipping, error decomposition; needs the ANN) and
+        ``example_sample`` traces that sample for the raster and membrane plots (None:
+        skip). ``probe`` is called for every traced value (see ``sim.simulator.Probe``);
+        pass an :class:`ann2snn.analysis.trace.TraceRecorder` to record a trace of the
+        run — it also receives the ANN activations of its samples.
+        """
         if hasattr(data, "x") and hasattr(data, "y"):
             x, y = data.x, data.y
         else:
@@ -163,52 +172,97 @@ class SNN(SpikingNetwork):
         dev = _device(device)
         encoding = Encoding(encoding) if isinstance(encoding, str) else encoding
         self.to(dev)
-        wall: dict[str, float] = {}
-        ann_pred = None
-        if evaluate_ann and self.ann_graph is not None:
-            t0 = time.perf_counter()
-            out = ann_forward(self.ann_graph, x, batch_size, device=str(dev))
-            ann_pred = out.reshape(len(x), -1).argmax(1)
-            wall["ann"] = time.perf_counter() - t0
         from tqdm.auto import tqdm
 
-        preds, readouts = [], []
+        from .analysis.layers import LayerAccumulator
+        from .analysis.trace import ann_source
+        from .sim.ops import AnnModel
+
+        wall: dict[str, float] = {"ann": 0.0, "diagnostics": 0.0}
+        pops = [p for p in self.graph.of_type(n.IF)]
+        ann_model = (AnnModel(self.ann_graph).to(dev)
+                     if evaluate_ann and self.ann_graph is not None else None)
+        sources = {p.name: ann_source(self.ann_graph, p.name) for p in pops} \
+            if ann_model is not None and (diagnostics or probe is not None) else {}
+        sources = {k: v for k, v in sources.items() if v is not None}
+        accs = {p.name: LayerAccumulator(p, self.graph.shapes[p.name], timesteps, len(x),
+                                         seed=seed) for p in pops} if diagnostics else {}
+        preds, readouts, ann_preds = [], [], []
         counts: dict[str, float] = {}
         sops: dict[str, np.ndarray] = {}
-        t0 = time.perf_counter()
+        example_acts = None
         bar = tqdm(total=len(x), disable=not progress, unit="sample", desc="simulating",
                    leave=False)
         for i in range(0, len(x), batch_size):
-            bo = self.run_batch(torch.from_numpy(x[i:i + batch_size]), timesteps, encoding,
-                                window=window, seed=seed, input_rate=input_rate,
+            xb = torch.from_numpy(x[i:i + batch_size])
+            acts: dict[str, np.ndarray] = {}
+            if ann_model is not None:
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    xd = xb.to(dev)
+                    if sources:
+                        out, rec = ann_model(xd, set(sources.values()))
+                        acts = {p: rec[s].cpu().numpy() for p, s in sources.items()}
+                    else:
+                        out = ann_model(xd)
+                ann_preds.append(out.reshape(len(xb), -1).argmax(1).cpu().numpy())
+                wall["ann"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            bo = self.run_batch(xb, timesteps, encoding, window=window, seed=seed,
+                                input_rate=input_rate,
                                 sample_index=torch.arange(i, min(i + batch_size, len(x))),
                                 probe=probe)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            wall["snn"] = wall.get("snn", 0.0) + time.perf_counter() - t0
             preds.append(bo.predictions.numpy().astype(np.int16))
             readouts.append(bo.readout.numpy())
             for k, v in bo.counts.items():
                 counts[k] = counts.get(k, 0.0) + float(v.sum())
             for k, v in bo.sops.items():
                 sops[k] = sops.get(k, 0) + v.double().numpy()
+            t0 = time.perf_counter()
+            for name, acc in accs.items():
+                c = bo.counts.get(name)
+                acc.update(None if c is None else c.numpy(), acts.get(name),
+                           membrane=bo.readout.numpy() if name == self.graph.output else None)
+            if probe is not None and hasattr(probe, "add_ann") and acts:
+                probe.add_ann(i, acts)
+            if example_sample is not None and i <= example_sample < i + len(xb) and acts:
+                j = example_sample - i
+                example_acts = {k: v[j:j + 1] for k, v in acts.items()}
+            wall["diagnostics"] += time.perf_counter() - t0
             bar.update(len(bo.readout))
         bar.close()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        wall["snn"] = time.perf_counter() - t0
-        pops = {p.name: int(np.prod(self.graph.shapes[p.name])) for p in self.graph.of_type(n.IF)
-                if not p.membrane_readout}
+        example = None
+        if diagnostics and example_sample is not None and 0 <= example_sample < len(x):
+            from .analysis.example import record_example
+
+            t0 = time.perf_counter()
+            example = record_example(self, x, example_sample, timesteps, encoding,
+                                     input_rate, seed, example_acts)
+            wall["diagnostics"] += time.perf_counter() - t0
+        if ann_model is None:
+            del wall["ann"]
+        pop_sizes = {p.name: int(np.prod(self.graph.shapes[p.name])) for p in pops
+                     if not p.membrane_readout}
         static = static_layers(self.graph) if encoding is Encoding.ANALOG else set()
         macs_all = macs_per_layer(self.graph)
         first = sum(v for k, v in macs_all.items() if k in static)
         return SimulationResult(
             timesteps=timesteps, num_samples=len(x), labels=y,
             snn_predictions=np.concatenate(preds, axis=1), snn_readout=np.concatenate(readouts),
-            ann_predictions=ann_pred, spike_counts={k: counts.get(k, 0.0) for k in pops},
-            neurons=pops, sops_per_step=sops,
+            ann_predictions=np.concatenate(ann_preds) if ann_preds else None,
+            spike_counts={k: counts.get(k, 0.0) for k in pop_sizes},
+            neurons=pop_sizes, sops_per_step=sops,
             ann_macs=macs_per_layer(self.ann_graph) if self.ann_graph is not None else macs_all,
             first_layer_macs=first, wall_time_s=wall, readout=self.readout_mode,
             config=config or {"timesteps": timesteps, "batch_size": batch_size,
                               "device": str(dev), "encoding": encoding.value,
-                              "input_rate": input_rate, "seed": seed})
+                              "input_rate": input_rate, "seed": seed},
+            layers=[a.diagnostics() for a in accs.values()], example=example,
+            example_index=example_sample if example is not None else None,
+            normalization=(self.ann_graph or self.graph).meta.get("normalization"))
 
     def summary(self) -> list[dict]:
         """Per-layer rows: name, type, output shape, parameters, neurons, threshold scale."""

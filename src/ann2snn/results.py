@@ -8,8 +8,13 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .analysis.layers import LayerDiagnostics
+    from .analysis.traceio import Trace
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,13 @@ class SimulationResult:
     wall_time_s: dict[str, float]
     readout: str = "spike_count"
     config: dict = field(default_factory=dict)
+    #: per population, diagnostics accumulated over the run (analysis.layers), sim. order
+    layers: list[LayerDiagnostics] = field(default_factory=list)
+    #: a subset trace of one sample (spikes and membranes of a few neurons per layer)
+    example: Trace | None = None
+    example_index: int | None = None
+    #: the conversion's normalization settings and scales (graph.meta["normalization"])
+    normalization: dict | None = None
 
     @property
     def snn_accuracy_per_step(self) -> np.ndarray:
@@ -58,10 +70,31 @@ class SimulationResult:
     def synaptic_ops_per_sample(self) -> float:
         return float(sum(v.sum() for v in self.sops_per_step.values()) / max(self.num_samples, 1))
 
+    def sops_per_step_per_sample(self) -> dict[str, list[float]]:
+        n = max(self.num_samples, 1)
+        return {k: [float(x) / n for x in v] for k, v in self.sops_per_step.items()}
+
+    def confusion_matrix(self) -> np.ndarray:
+        """(classes, classes + 1) counts: row = label, column = final SNN prediction; the
+        last column counts samples with no output spike at all."""
+        k = int(self.snn_readout.shape[-1]) if self.snn_readout.ndim > 1 else 0
+        k = max(k, int(self.labels.max(initial=-1)) + 1)
+        pred = self.snn_predictions[-1].astype(np.int64)
+        pred = np.where(pred < 0, k, pred)
+        ok = (self.labels >= 0) & (self.labels < k)
+        cm = np.zeros((k, k + 1), np.int64)
+        np.add.at(cm, (self.labels[ok], pred[ok]), 1)
+        return cm
+
     def metrics(self) -> dict:
-        """The metrics.json content (DESIGN §6)."""
+        """The metrics.json content (DESIGN §6; every key is defined in docs/diagnostics.md)."""
+        from .analysis.energy import energy_estimate
+
         acc = [float(a) for a in self.snn_accuracy_per_step]
-        return {
+        n = max(self.num_samples, 1)
+        sops = self.synaptic_ops_per_sample()
+        first_macs = int(self.first_layer_macs)
+        out = {
             "ann_accuracy": self.ann_accuracy,
             "snn_accuracy": acc[-1] if acc else None,
             "snn_accuracy_per_step": acc,
@@ -69,16 +102,26 @@ class SimulationResult:
             "num_samples": self.num_samples,
             "readout": self.readout,
             "spikes_per_neuron": self.spikes_per_neuron(),
-            "synaptic_ops_per_sample": self.synaptic_ops_per_sample(),
+            "synaptic_ops_per_sample": sops,
             "synaptic_ops_per_layer_per_sample": {
-                k: float(v.sum() / max(self.num_samples, 1))
-                for k, v in self.sops_per_step.items()},
+                k: float(v.sum() / n) for k, v in self.sops_per_step.items()},
+            "synaptic_ops_per_step_per_sample": self.sops_per_step_per_sample(),
             "ann_macs_per_sample": int(sum(self.ann_macs.values())),
             "ann_macs_per_layer": self.ann_macs,
-            "first_layer_macs_per_sample_per_step": self.first_layer_macs,
+            "first_layer_macs_per_sample": first_macs,
+            "first_layer_macs_per_sample_per_step": first_macs,
+            "energy": energy_estimate(sops, sum(self.ann_macs.values()), first_macs,
+                                      self.timesteps),
+            "layers": [d.summary for d in self.layers],
+            "normalization": self.normalization,
             "wall_time_s": self.wall_time_s,
             "config": self.config,
         }
+        cm = self.confusion_matrix()
+        if cm.shape[0] <= 100:
+            out["confusion_matrix"] = {"rows": "label", "columns": "prediction; last: none",
+                                       "counts": cm.tolist()}
+        return _finite(out)
 
     def table(self) -> list[tuple[int, float]]:
         """(t, SNN accuracy) at t = 1, 2, 4, ..., T (and T itself)."""
@@ -90,21 +133,48 @@ class SimulationResult:
         acc = self.snn_accuracy_per_step
         return [(t, float(acc[t - 1])) for t in steps]
 
-    def save(self, out_dir: str | os.PathLike) -> Path:
-        """Write metrics.json, predictions.npz and accuracy_vs_time.png into ``out_dir``."""
+    def save(self, out_dir: str | os.PathLike, report: bool = True) -> Path:
+        """Write metrics.json and predictions.npz into ``out_dir``, then (``report``) the
+        plots (PNG) and the self-contained report.html."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "metrics.json", json.dumps(self.metrics(), indent=2).encode())
+        write_atomic(out / "metrics.json",
+                     json.dumps(self.metrics(), indent=2, allow_nan=False).encode())
         buf_path = out / "predictions.npz"
         _atomic_npz(buf_path, labels=self.labels,
                     ann_prediction=(self.ann_predictions if self.ann_predictions is not None
                                     else np.full_like(self.labels, -1)),
                     snn_readout=self.snn_readout,
                     snn_prediction=self.snn_predictions[-1])
-        from .report.plots import plot_accuracy
+        if report:
+            from .report.html import write_report
 
-        plot_accuracy(self, out / "accuracy_vs_time.png")
+            write_report(self, out)  # adds the plotting time to wall_time_s
+            write_atomic(out / "metrics.json",
+                         json.dumps(self.metrics(), indent=2, allow_nan=False).encode())
         return out
+
+
+def _finite(obj):
+    """Replace NaN/Inf floats by None so that metrics.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()  # mkstemp creates 0600; give files the usual permissions
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -113,6 +183,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -124,6 +195,7 @@ def _atomic_npz(path: Path, **arrays) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

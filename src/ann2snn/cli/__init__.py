@@ -19,6 +19,10 @@ COMMANDS = (
     "simulate",
     "run",
     "info",
+    "trace",
+    "diff",
+    "quantize",
+    "export",
 )
 
 

@@ -1,0 +1,39 @@
+"""The one-sample trace behind the run folder's raster and membrane plots."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..ir import nodes as n
+from ..sim.encoders import Encoding
+from .trace import TraceRecorder
+from .traceio import Trace
+
+
+def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Encoding,
+                   input_rate: float = 1.0, seed: int = 0,
+                   ann_acts: dict[str, np.ndarray] | None = None,
+                   max_neurons: int = 96) -> Trace:
+    """Trace sample ``x[index]`` through every spiking population, keeping at most
+    ``max_neurons`` neurons per population (a seeded random subset, in index order) so
+    that the cost stays small for any network. ``ann_acts`` (population -> (1, *shape))
+    adds the ANN activations of the kept neurons."""
+    rng = np.random.default_rng(seed)
+    pops = [p for p in snn.graph.of_type(n.IF)]
+    keep = {}
+    for p in pops:
+        size = math.prod(snn.graph.shapes[p.name])
+        keep[p.name] = (np.arange(size) if size <= max_neurons
+                        else np.sort(rng.choice(size, max_neurons, replace=False)))
+    rec = TraceRecorder(layers=[p.name for p in pops], neurons=keep)
+    dev = snn.params_device()
+    snn.run_batch(torch.from_numpy(x[index:index + 1]).to(dev), timesteps, encoding,
+                  seed=seed, input_rate=input_rate, sample_index=torch.tensor([index]),
+                  probe=rec)
+    if ann_acts:
+        rec.add_ann(0, ann_acts)
+    return rec.trace(snn.graph, [index], "ann2snn float simulator (neuron subset)",
+                     {"neuron_index": {k: v.tolist() for k, v in keep.items()}})
