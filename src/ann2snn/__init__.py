@@ -1,12 +1,30 @@
-"""ann2snn: convert trained neural networks into spiking networks, simulate, explain, deploy."""
+"""ann2snn: convert trained neural networks into spiking networks, simulate, explain, deploy.
+
+The public names are imported lazily, so that ``ann2snn --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .api import SNN, convert, load  # noqa: E402
-from .errors import Ann2SnnError, ConversionError  # noqa: E402
-from .ir import Graph, ResetMode  # noqa: E402
-from .results import SimulationResult  # noqa: E402
-from .sim.encoders import Encoding  # noqa: E402
+_EXPORTS = {
+    "convert": "api", "load": "api", "SNN": "api",
+    "SimulationResult": "results",
+    "Graph": "ir", "ResetMode": "ir",
+    "Encoding": "sim.encoders",
+    "Ann2SnnError": "errors", "ConversionError": "errors",
+}
 
-__all__ = ["convert", "load", "SNN", "SimulationResult", "Graph", "ResetMode", "Encoding",
-           "Ann2SnnError", "ConversionError", "__version__"]
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'ann2snn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -49,7 +49,8 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
                    help="training samples used to set the scales (default 1000)")
 
 
-def print_accuracy_table(result, out=sys.stdout) -> None:
+def print_accuracy_table(result, out=None) -> None:
+    out = out or sys.stdout
     ann = result.ann_accuracy
     print(f"{'t':>6}  {'SNN acc':>8}  {'ANN acc':>8}", file=out)
     for t, acc in result.table():

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..api import convert
-from ..data import calibration_data
-from ..pipeline import load_user_model
-
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -29,6 +25,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..api import convert
+    from ..data import calibration_data
+    from ..pipeline import load_user_model
+
     calib = calibration_data(args.dataset, n=args.calibration_samples, data_dir=args.data_dir,
                              standardize=args.standardize)
     graph = load_user_model(args.model, args.weights, calib)

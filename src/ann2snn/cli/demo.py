@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
-
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -25,6 +23,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    import torch
+
     from .. import convert
     from ..data import load_dataset
     from ..demo import train_digits_cnn

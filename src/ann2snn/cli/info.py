@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .common import print_table
 
 
@@ -33,6 +31,8 @@ def run(args) -> int:
         print(f"\nreadout: {snn.readout_mode}; neurons: {sum(r['neurons'] for r in rows)}; "
               f"parameters: {sum(r['params'] for r in rows)}")
         return 0
+    import numpy as np
+
     from ..errors import ConfigError
     from ..pipeline import load_user_model
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import load
-from ..data import load_dataset
-
 
 def add_parser(sub):
     from .common import add_dataset_args, add_sim_args
@@ -24,6 +21,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from .. import load
+    from ..data import load_dataset
     from .common import print_summary
 
     snn = load(args.snn)
