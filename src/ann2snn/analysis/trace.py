@@ -126,7 +126,8 @@ class TraceRecorder:
 
         ``sample_ids`` are the dataset indices of the recorded samples (default: their
         positions). Spikes of IF populations are stored as uint8 (counts per step),
-        everything else as float32; a membrane-readout population has no ``spikes``.
+        everything else as float32 (int32 when the simulator is the integer one); a
+        membrane-readout population has no ``spikes``.
         """
         layers, arrays, steps = [], {}, None
         for node in traceable(graph):
@@ -144,6 +145,8 @@ class TraceRecorder:
                 steps = arr.shape[0] if steps is None else steps
                 if isinstance(node, n.IF) and kind == "spikes" and node.multi_spike <= 255:
                     arr = arr.astype(np.uint8)
+                elif arr.dtype.kind in "iu":  # integer mode: int32 membranes and currents
+                    arr = arr.astype(np.int32)
                 else:
                     arr = arr.astype(np.float32)
                 arrays[f"{node.name}/{kind}"] = arr.reshape(arr.shape[:2] + tuple(shape))
