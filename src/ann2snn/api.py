@@ -79,7 +79,8 @@ def prepare_ann(graph: Graph, max_to_avg_pool: bool = False) -> Graph:
 def convert(model, calibration_data, *, percentile: float = 99.9, method: str = "percentile",
             per_channel: bool = False, max_to_avg_pool: bool = False,
             reset: ResetMode | str = ResetMode.SUBTRACT, v0: float = 0.0,
-            softmax_readout: str = "membrane", input_scale: float = 1.0) -> SNN:
+            softmax_readout: str = "membrane", input_scale: float = 1.0,
+            quantize=None) -> SNN:
     """Convert a trained ReLU network into a spiking network.
 
     ``calibration_data`` (N, ...) — training images, never the test set — sets the
@@ -98,6 +99,10 @@ def convert(model, calibration_data, *, percentile: float = 99.9, method: str = 
     reset = ResetMode(reset) if isinstance(reset, str) else reset
     snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout)
     snn.meta["conversion_time_s"] = time.perf_counter() - t0
+    if quantize is not None:  # a QuantSpec: integer mode (docs/integer-mode.md)
+        from .quantize import quantize as _quantize
+
+        return _quantize(SNN(snn, norm), quantize, calib)
     return SNN(snn, norm)
 
 
@@ -119,6 +124,13 @@ class SNN(SpikingNetwork):
     def __init__(self, graph: Graph, ann_graph: Graph | None = None, timesteps: int = 64):
         super().__init__(graph, timesteps)
         self.ann_graph = ann_graph
+
+    def run_batch(self, x, timesteps: int, *args, **kwargs):
+        if "quant" in self.graph.meta:  # integer mode: the integer simulator
+            from .sim.integer import run_integer
+
+            return run_integer(self, x, timesteps, *args, **kwargs)
+        return super().run_batch(x, timesteps, *args, **kwargs)
 
     def save(self, path: str | os.PathLike) -> Path:
         graphs = {"snn": self.graph}

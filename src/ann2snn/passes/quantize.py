@@ -266,6 +266,8 @@ class _Quantizer:
                 theta[c] = next(iter(exact[c]))  # spikes straight in: no rescaling at all
                 continue
             b = bound[c] if np.isfinite(bound[c]) else float(wmax)
+            if tree.pop is not None:  # θ ≤ L/2: the membrane has room above θ
+                b = min(b, float(spec.v_limit // 2))
             if b < 1:
                 log.warning("'%s': weights too large for %d bits at threshold 1; clipping",
                             tree.pop or tree.root, spec.weight_bits)

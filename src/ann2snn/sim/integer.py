@@ -282,7 +282,32 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                        sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
 
 
+def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``k`` steps of :func:`int_if_step` in place (spikes (k, ...), new v); equal to it."""
+    if p.multi_spike > 1 or p.membrane_readout:
+        outs = []
+        for i in range(k):
+            s, _, v = int_if_step(cur if static else cur[i], v, p)
+            outs.append(s)
+        return torch.stack(outs), v
+    v = v.clone()
+    out = torch.empty((k, *v.shape), dtype=torch.int64, device=v.device)
+    mask = torch.empty(v.shape, dtype=torch.bool, device=v.device)
+    for i in range(k):
+        v.add_(cur if static else cur[i]).clamp_(-p.limit, p.limit)
+        torch.ge(v, p.threshold, out=mask)
+        out[i].copy_(mask)
+        if p.reset_zero:
+            v.masked_fill_(mask, 0)
+        else:
+            v.sub_(out[i] * p.threshold)
+    return out, v
+
+
 def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: int):
+    if probe is None:
+        return int_if_scan(cur, v, p, k, static)
     out, pres, posts = [], [], []
     for i in range(k):
         s, pre, v = int_if_step(cur if static else cur[i], v, p)

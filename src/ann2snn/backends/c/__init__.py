@@ -32,8 +32,10 @@ def export_c(snn, out_dir: str | os.PathLike, *, x=None, indices=None, timesteps
         raise ConversionError(f"timesteps must be >= 1, got {timesteps}")
     ref = None
     if x is not None:
-        from ...api import SNN
-
-        ref = snn if hasattr(snn, "run_batch") else SNN(graph)
+        if float_mode:
+            from ...sim.simulator import SpikingNetwork as Net
+        else:
+            from ...sim.integer import IntegerNetwork as Net
+        ref = Net(graph)
     return write_project(graph, out_dir, float_mode=float_mode, timesteps=timesteps, x=x,
                          indices=indices, reference=ref)

@@ -48,10 +48,16 @@ def _pair(v: tuple[int, ...], fill: int) -> tuple[int, int]:
     return (fill, v[0]) if len(v) == 1 else (v[0], v[1])
 
 
+def _cfloat(v: float) -> str:
+    """A C float literal that reads back as the same float32 value."""
+    t = f"{v:.9g}"
+    return (t if any(ch in t for ch in ".e") else t + ".0") + "f"
+
+
 def _fmt(values: np.ndarray, is_float: bool) -> str:
     flat = np.asarray(values).reshape(-1)
     if is_float:
-        items = [f"{float(v):.9g}f" for v in flat]
+        items = [_cfloat(float(v)) for v in flat]
     else:
         items = [str(int(v)) for v in flat]
     lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]

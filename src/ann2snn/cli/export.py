@@ -1,0 +1,56 @@
+"""ann2snn export c net_q.snn -o DIR [--dataset D --num-samples N]"""
+
+from __future__ import annotations
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "export", help="deploy a network: standalone C99 code",
+        description="Write portable C99 for a quantized network (no dynamic memory, no "
+                    "recursion, no function pointers, static state): snn_model.h/.c, main.c "
+                    "and a Makefile. With --dataset, also inputs.bin and the integer "
+                    "simulator's outputs expected.bin, so that 'make -C DIR check' proves "
+                    "the C program bit-exact. See docs/c-export.md.",
+        epilog="Example: ann2snn export c net_q.snn -o snn_c --dataset mnist --num-samples 100"
+               " && make -C snn_c check")
+    p.add_argument("target", choices=["c"], help="what to export to (c)")
+    p.add_argument("snn", metavar="NET.snn",
+                   help="a quantized network ('ann2snn quantize'), or a float one with --float")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
+    from .common import add_dataset_args
+
+    add_dataset_args(p, required=False)
+    p.add_argument("--num-samples", type=int, default=100, metavar="N",
+                   help="test samples written to inputs.bin (default 100)")
+    p.add_argument("--timesteps", "-T", type=int, default=32,
+                   help="time steps of expected.bin and the default of snn_main (default 32)")
+    p.add_argument("--float", action="store_true",
+                   help="export the float network (agreement within a tolerance, not exact)")
+    return p
+
+
+def run(args) -> int:
+    from .. import load
+    from ..backends.c import export_c
+    from ..errors import Ann2SnnError
+
+    snn = load(args.snn)
+    if args.num_samples < 1:
+        raise Ann2SnnError(f"--num-samples must be >= 1, got {args.num_samples}")
+    x = idx = None
+    if args.dataset:
+        from ..data import load_dataset
+
+        test = load_dataset(args.dataset, "test", data_dir=args.data_dir,
+                            standardize=args.standardize)
+        n = min(args.num_samples, len(test))
+        x, idx = test.x[:n], list(range(n))
+    files = export_c(snn, args.output, x=x, indices=idx, timesteps=args.timesteps,
+                     float_mode=args.float)
+    print(f"wrote {', '.join(f.name for f in files)} to {args.output}")
+    if x is not None:
+        print(f"check it: make -C {args.output} check")
+    else:
+        print(f"build it: make -C {args.output}  (add --dataset D for inputs.bin and "
+              "expected.bin)")
+    return 0

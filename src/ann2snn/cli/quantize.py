@@ -1,0 +1,84 @@
+"""ann2snn quantize net.snn --weight-bits 8 --state-bits 32 -o net_q.snn"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "quantize", help="integer mode: integer weights, thresholds and membranes",
+        description="Quantize a spiking network for integer-only simulation and the C backend "
+                    "(docs/integer-mode.md): weights to signed integers with one scale per "
+                    "layer (or channel), integer thresholds, saturating membranes, inputs "
+                    "quantized to --input-bits. With --dataset, also simulate the test split "
+                    "and print the accuracy of the float and the integer network.",
+        epilog="Example: ann2snn quantize net.snn --weight-bits 8 -o net_q.snn --dataset mnist")
+    p.add_argument("snn", metavar="NET.snn", help="a file written by 'ann2snn convert'")
+    p.add_argument("-o", "--output", required=True, help="the quantized network file to write")
+    p.add_argument("--weight-bits", type=int, default=8, help="signed weight width (default 8)")
+    p.add_argument("--state-bits", type=int, default=32,
+                   help="membrane width; membranes saturate at ±(2^(bits-1)-1) (default 32)")
+    p.add_argument("--input-bits", type=int, default=8, help="input width (default 8)")
+    p.add_argument("--per-channel", action="store_true", help="one threshold per channel")
+    p.add_argument("--pow2", action="store_true", help="thresholds (scales) are powers of two")
+    p.add_argument("--input-range", type=float,
+                   help="largest input value (default: from the training data with --dataset, "
+                        "else 1)")
+    from .common import add_dataset_args
+
+    add_dataset_args(p, required=False)
+    p.add_argument("--timesteps", "-T", type=int, default=32,
+                   help="time steps for the accuracy check (default 32)")
+    p.add_argument("--num-samples", type=int, metavar="N",
+                   help="test samples for the accuracy check (default: all)")
+    p.add_argument("--batch-size", type=int, default=256)
+    return p
+
+
+def run(args) -> int:
+    from .. import load
+    from ..quantize import QuantSpec, quantize
+    from .common import print_table
+
+    snn = load(args.snn)
+    spec = QuantSpec(weight_bits=args.weight_bits, state_bits=args.state_bits,
+                     input_bits=args.input_bits, per_channel=args.per_channel,
+                     scale="pow2" if args.pow2 else "integer", input_range=args.input_range)
+    calib = None
+    if args.dataset:
+        from ..data import calibration_data
+
+        calib = calibration_data(args.dataset, n=1000, data_dir=args.data_dir,
+                                 standardize=args.standardize)
+    qsnn = quantize(snn, spec, calib)
+    out = qsnn.save(Path(args.output))
+    q = qsnn.graph.meta["quant"]
+    rows = []
+    for x in qsnn.graph:
+        arrs = x.arrays()
+        w = arrs.get("weight", arrs.get("factor"))
+        th = q["thresholds"].get(x.name)
+        rows.append({"name": x.name, "type": x.op, "shape": qsnn.graph.shapes[x.name],
+                     "weights": None if w is None else f"{int(w.min())}..{int(w.max())}",
+                     "threshold": None if th is None else (
+                         str(th[0]) if len(th) == 1 else f"{min(th)}..{max(th)}")})
+    print_table(rows, [("name", "name"), ("type", "type"), ("shape", "output shape"),
+                       ("weights", "int weights"), ("threshold", "threshold")])
+    print(f"\nwrote {out}: {spec.weight_bits}-bit weights, {spec.state_bits}-bit membranes, "
+          f"{spec.input_bits}-bit input (x_int = round(x * {q['input_scale']:.6g})), "
+          f"{q['weight_bytes']} bytes of weights")
+    if args.dataset:
+        from ..data import load_dataset
+
+        test = load_dataset(args.dataset, "test", data_dir=args.data_dir,
+                            standardize=args.standardize)
+        kw = dict(timesteps=args.timesteps, num_samples=args.num_samples,
+                  batch_size=args.batch_size, evaluate_ann=False)
+        acc_f = snn.simulate(test, **kw).snn_accuracy
+        acc_i = qsnn.simulate(test, **kw).snn_accuracy
+        n = min(len(test), args.num_samples or len(test))
+        print(f"accuracy at T = {args.timesteps} on {n} test samples: float "
+              f"{acc_f * 100:.2f}%, integer {acc_i * 100:.2f}% "
+              f"(cost {(acc_f - acc_i) * 100:+.2f} percentage points)")
+    return 0
