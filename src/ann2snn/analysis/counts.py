@@ -100,4 +100,4 @@ def synaptic_ops(graph: Graph, name: str, events: np.ndarray) -> np.ndarray:
     t, b = ev.shape[:2]
     fan = fanout(graph, name).reshape(-1)
     active = (ev.reshape(t, b, -1) != 0).sum(1)
-    return active.astype(np.float64) @ fan
+    return np.einsum("tj,j->t", active.astype(np.float64), fan)

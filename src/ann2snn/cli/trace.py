@@ -53,6 +53,8 @@ def parse_samples(spec: str, n: int) -> list[int]:
             parts = [int(x) if x.strip() else None for x in spec.split(":")]
             if len(parts) > 3:
                 raise ValueError
+            if any(v is not None and not -n <= v <= n for v in parts[:2]):
+                raise ConfigError(f"--samples {spec!r}: outside the test set (0..{n - 1})")
             idx = list(range(n))[slice(*parts)]
         else:
             idx = [int(x) for x in spec.split(",") if x.strip()]

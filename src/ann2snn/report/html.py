@@ -168,7 +168,12 @@ def _layers_table(layers: list[dict]) -> str:
 def _ops_table(m: dict) -> str:
     per = m["synaptic_ops_per_layer_per_sample"]
     macs = m["ann_macs_per_layer"]
-    names = list(dict.fromkeys([*per, *macs]))
+    names = list(macs)  # graph order; synaptic-only ops (pooling) after their predecessor
+    prev = None
+    for k in per:
+        if k not in names:
+            names.insert(names.index(prev) + 1 if prev in names else len(names), k)
+        prev = k
     rows = [[_e(k), _num(per.get(k)), _num(macs.get(k))] for k in names]
     rows.append(["<b>total</b>", _num(m["synaptic_ops_per_sample"]),
                  _num(m["ann_macs_per_sample"])])
