@@ -28,6 +28,16 @@ def _pt2(path: Path) -> Graph:
 register_loader(".pt2", _pt2)
 
 
+def _keras(path: Path) -> Graph:
+    from .keras import load_keras
+
+    return load_keras(path)
+
+
+register_loader(".keras", _keras)
+register_loader(".h5", _keras)
+
+
 def _onnx(path: Path) -> Graph:
     from .onnx import load_onnx
 
