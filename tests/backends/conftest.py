@@ -151,11 +151,6 @@ def gcc():
 
 
 @pytest.fixture(scope="session")
-def digits_small(digits):
-    """A digits CNN trained for 3 epochs (seconds), converted: a real trained network."""
-    import ann2snn
-    from ann2snn.demo import train_digits_cnn
-
-    train, _ = digits
-    model = train_digits_cnn(train.x, train.y, epochs=3, seed=0)
-    return ann2snn.convert(model, train.x[:500])
+def digits_small(digits_snn):
+    """The session's trained, converted digits CNN (tests/conftest.py)."""
+    return digits_snn

@@ -103,6 +103,6 @@ def test_ann2snn_diff_reads_the_c_trace(project, qsnn, digits, tmp_path):
 
 
 def test_float_export_agrees_within_tolerance(digits_small, digits, tmp_path, gcc):
-    export_c(digits_small, tmp_path, x=digits[1].x[:40], timesteps=T, float_mode=True)
+    export_c(digits_small, tmp_path, x=digits[1].x[:20], timesteps=T, float_mode=True)
     res = run(["make", "-s", "-C", str(tmp_path), "check"])
     assert "predictions differ" in res.stdout

@@ -92,6 +92,8 @@ def int_if_step(current: torch.Tensor, v: torch.Tensor, p: IntIFParams
 def quantize_input(x, graph: Graph) -> torch.Tensor:
     """x_int = clamp(⌊x·q + 1/2⌋, q_min, q_max) as int64 (integer input passes as is)."""
     q = quant_meta(graph)
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        x = np.array(x)
     x = torch.as_tensor(x)
     if not torch.is_floating_point(x):
         xi = x.to(torch.int64)
