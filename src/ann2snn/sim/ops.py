@@ -70,7 +70,7 @@ def apply(node: n.Node, xs: list[torch.Tensor], p: GraphParams) -> torch.Tensor:
     if isinstance(node, n.AvgPool):
         return _AVG[len(node.kernel)](x, node.kernel, node.stride, node.padding, node.ceil_mode,
                                       node.count_include_pad)
-    if isinstance(node, n.MaxPool):
+    if isinstance(node, (n.MaxPool, n.SpikingMaxPool)):  # spiking: on analog values only
         return _MAX[len(node.kernel)](x, node.kernel, node.stride, node.padding, node.dilation,
                                       node.ceil_mode)
     if isinstance(node, n.GlobalAvgPool):
