@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -80,25 +81,34 @@ def load_keras(path: str | os.PathLike) -> Graph:
         log.info("%s: dropping config keys Keras %s rejects: %s", path, keras.__version__,
                  "; ".join(fixed))
     try:
-        if path.suffix.lower() == suffix and not fixed:
-            model = keras.saving.load_model(str(path), custom_objects=objs, compile=False,
-                                            safe_mode=True)
-        else:  # Keras picks its reader by the suffix; a fixed config needs a new archive
-            with tempfile.TemporaryDirectory(prefix="ann2snn-keras-") as tmp:
-                copy = Path(tmp) / f"model{suffix}"
-                if fixed:
-                    write_keras_zip(path, copy, cfg)
-                else:
-                    shutil.copyfile(path, copy)
-                model = keras.saving.load_model(str(copy), custom_objects=objs,
-                                                compile=False, safe_mode=True)
+        with warnings.catch_warnings(record=True) as caught:  # Keras' deserialization
+            warnings.simplefilter("always")  # chatter goes to the debug log, not stderr
+            model = _load(keras, path, suffix, cfg if fixed else None, objs)
     except Ann2SnnError:
         raise
     except Exception as e:  # Keras raises many types for broken files; all are user errors
         raise ModelFileError(
             f"{path}: Keras could not load the model ({first_line(e)}). The file may be "
             "truncated, corrupt, or written by an incompatible Keras version") from None
+    for w in caught:
+        log.debug("keras: %s", w.message)
     return from_keras_model(model, str(path))
+
+
+def _load(keras, path: Path, suffix: str, cfg: dict | None, objs: dict | None):
+    """``keras.saving.load_model``; Keras picks its reader by the suffix, so a misnamed
+    file, or an archive whose config was fixed (``cfg``), goes through a temporary copy."""
+    if path.suffix.lower() == suffix and cfg is None:
+        return keras.saving.load_model(str(path), custom_objects=objs, compile=False,
+                                       safe_mode=True)
+    with tempfile.TemporaryDirectory(prefix="ann2snn-keras-") as tmp:
+        copy = Path(tmp) / f"model{suffix}"
+        if cfg is not None:
+            write_keras_zip(path, copy, cfg)
+        else:
+            shutil.copyfile(path, copy)
+        return keras.saving.load_model(str(copy), custom_objects=objs, compile=False,
+                                       safe_mode=True)
 
 
 # --- walking a live model ---------------------------------------------------------------
@@ -170,7 +180,7 @@ def _bn_format(op) -> str | None:
     """channels_first/last as told by a BatchNormalization's axis on an image tensor."""
     try:
         rank = len(op.input.shape)
-    except (AttributeError, ValueError):
+    except Exception:  # no or several inbound nodes: the layer is reported elsewhere
         return None
     axis = op.axis[0] if isinstance(op.axis, (list, tuple)) and len(op.axis) == 1 else op.axis
     if rank < 3 or not isinstance(axis, int):
