@@ -1,0 +1,350 @@
+"""Side by side: the SNN Toolbox's INIsim (snntoolbox 0.6.0) and ann2snn on the same
+Keras models, SNN Toolbox config files and data.
+
+What it does, in WORK_DIR (kept, so later runs reuse models and INIsim results):
+  1. reads MNIST (IDX .gz files in --data-dir) and writes the SNN Toolbox npz data set
+     WORK_DIR/data/{x_test,y_test,x_norm}.npz (channels-last x in [0, 1], one-hot y,
+     arrays stored positionally as arr_0), and WORK_DIR/train.npz for training;
+  2. in the snntoolbox virtual environment (--stbx-python), builds and briefly trains
+     small tf.keras 2.15 models (benchmarks/snntoolbox_driver.py) and saves them as .h5:
+       mlp_relu, mlp_softmax     Flatten-Dense(256)-Dense(10), same weights, ReLU / softmax out
+       cnn_bn_avg_relu           2x [Conv2D (no bias)-BatchNorm-ReLU-AveragePooling2D]-Dense
+       cnn_max_relu, cnn_max_softmax  2x [Conv2D-ReLU-MaxPooling2D]-Dense(64)-Dense(10)
+  3. writes one SNN Toolbox INI config per model (WORK_DIR/configs/<model>.ini);
+  4. runs snntoolbox itself on it (update_setup + run_pipeline, as `snntoolbox -t`),
+     recording the per-sample output spike counts and the time after each batch;
+  5. runs `ann2snn run <model>.ini` on the SAME config file (a subprocess of this
+     Python), then times ann2snn at a small and at the full number of samples;
+  6. prints, per model: the accuracies, per-sample agreement of the predicted classes
+     and of the output spike counts, and the marginal cost per sample of each tool.
+
+Marginal cost per sample = (time at N samples - time at n samples) / (N - n), for the
+whole pipeline and for the simulation loop alone. INIsim's comes from timestamps taken in
+one run (around each batch's SNN.simulate call; n = its first batch, which also traces
+the TensorFlow graph), ann2snn's from runs of `run_pipeline` at n and at N samples
+(fastest of --repeats; SimulationResult's "snn" wall time for the simulation). Both use
+the config's batch_size and this machine's CPU; other load on the machine adds noise.
+
+Setup of the snntoolbox environment (once):
+  python -m venv /work/stbx-venv
+  /work/stbx-venv/bin/pip install tensorflow-cpu==2.15.1 numpy==1.23.5 "matplotlib<3.9"
+  /work/stbx-venv/bin/pip install --no-deps snntoolbox==0.6.0
+
+Run by hand (not part of the tests), e.g.:
+  python benchmarks/snntoolbox_compare.py --data-dir /work/shared/data/mnist \\
+      --stbx-python /work/stbx-venv/bin/python --num-test 500 --duration 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ARCHS = {"mlp": ("mlp_relu", "mlp_softmax"), "cnn_bn_avg": ("cnn_bn_avg_relu",),
+         "cnn_max": ("cnn_max_relu", "cnn_max_softmax")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def one_hot(y: np.ndarray) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[y]
+
+
+def prepare_data(args, work: Path) -> None:
+    d = Path(args.data_dir)
+    xtr = read_idx(d / "train-images-idx3-ubyte.gz").astype(np.float32)[..., None] / 255
+    ytr = read_idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64)
+    xte = read_idx(d / "t10k-images-idx3-ubyte.gz").astype(np.float32)[..., None] / 255
+    yte = read_idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    if not (work / "train.npz").is_file():
+        np.savez(work / "train.npz", x_train=xtr, y_train=one_hot(ytr), x_test=xte,
+                 y_test=one_hot(yte))
+    data = work / "data"
+    data.mkdir(exist_ok=True)
+    # the SNN Toolbox layout: positional arrays (arr_0), channels-last x, one-hot y
+    np.savez_compressed(data / "x_test.npz", xte)
+    np.savez_compressed(data / "y_test.npz", one_hot(yte))
+    step = len(xtr) // args.num_norm
+    np.savez_compressed(data / "x_norm.npz", xtr[::step][:args.num_norm])
+
+
+def train_models(args, work: Path) -> dict:
+    models = work / "models"
+    models.mkdir(exist_ok=True)
+    report = {}
+    for arch, names in ARCHS.items():
+        if all((models / f"{n}.h5").is_file() for n in names) and not args.retrain:
+            continue
+        print(f"training {arch} in the snntoolbox environment ...", flush=True)
+        out = subprocess.run([args.stbx_python, str(HERE / "snntoolbox_driver.py"), "train",
+                              "--arch", arch, "--train", str(work / "train.npz"),
+                              "--out-dir", str(models), "--epochs", str(args.epochs)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"training {arch} failed:\n{out.stderr[-3000:]}")
+        report.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    return report
+
+
+INI = """\
+[paths]
+path_wd = {path_wd}
+dataset_path = {dataset_path}
+filename_ann = {name}
+runlabel = {name}
+
+[tools]
+evaluate_ann = True
+normalize = True
+
+[input]
+model_lib = keras
+dataset_format = npz
+
+[normalization]
+percentile = {percentile}
+
+[conversion]
+softmax_to_relu = False
+max2avg_pool = False
+spike_code = temporal_mean_rate
+
+[simulation]
+simulator = INI
+duration = {duration}
+dt = 1
+batch_size = {batch_size}
+num_to_test = {num_test}
+keras_backend = tensorflow
+
+[cell]
+v_thresh = 1
+tau_refrac = 0
+reset = Reset by subtraction
+
+[output]
+plot_vars = {{}}
+log_vars = {{}}
+"""
+
+
+def write_config(args, work: Path, name: str) -> Path:
+    cfg_dir = work / "configs"
+    cfg_dir.mkdir(exist_ok=True)
+    path = cfg_dir / f"{name}.ini"
+    path.write_text(INI.format(path_wd=work / "models", dataset_path=work / "data", name=name,
+                               percentile=args.percentile, duration=args.duration,
+                               batch_size=args.batch_size, num_test=args.num_test))
+    return path
+
+
+def run_inisim(args, work: Path, name: str, ini: Path) -> dict:
+    tag = f"{name}_N{args.num_test}_T{args.duration}_B{args.batch_size}"
+    out = work / "inisim" / f"{tag}.npz"
+    out.parent.mkdir(exist_ok=True)
+    if not out.is_file() or args.rerun_inisim:
+        print(f"  INIsim on {args.num_test} samples (slow) ...", flush=True)
+        with open(work / "inisim" / f"{tag}.log", "w") as logf:
+            r = subprocess.run([args.stbx_python, str(HERE / "snntoolbox_driver.py"), "run",
+                                "--config", str(ini), "--out", str(out), "--log-dir",
+                                str(work / "inisim" / f"{tag}_log")],
+                               stdout=logf, stderr=subprocess.STDOUT)
+        if r.returncode:
+            sys.exit(f"snntoolbox failed on {name}; see {logf.name}")
+    d = np.load(out)
+    return {k: d[k] for k in d.files}
+
+
+def run_ann2snn(ini: Path) -> dict:
+    """`ann2snn run config.ini` as a user would type it; reads the run folder it writes."""
+    r = subprocess.run([sys.executable, "-m", "ann2snn", "run", str(ini), "--quiet"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"ann2snn run {ini} failed:\n{r.stderr[-3000:]}")
+    from ann2snn.snntoolbox import config_from_ini
+
+    out = Path(config_from_ini(ini).output.dir)
+    p = np.load(out / "predictions.npz")
+    m = json.loads((out / "metrics.json").read_text())
+    return {"readout": p["snn_readout"], "prediction": p["snn_prediction"],
+            "labels": p["labels"], "ann_prediction": p["ann_prediction"], "metrics": m}
+
+
+def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float]:
+    """Fastest of ``repeats`` runs at n samples: (whole pipeline, SNN simulation only) in s.
+
+    The pipeline is everything `ann2snn run` does (load, convert, ANN evaluation,
+    simulation, diagnostics, report); the simulation is SimulationResult's "snn" wall time.
+    """
+    import logging
+
+    from ann2snn.pipeline import run_pipeline
+    from ann2snn.snntoolbox import config_from_ini
+
+    logging.getLogger("ann2snn").setLevel(logging.ERROR)
+    cfg = config_from_ini(ini)
+    cfg.data.num_samples = n
+    cfg.output.dir = str(Path(cfg.output.dir) / f"timing_{n}")
+    whole, sim = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _, result, _ = run_pipeline(cfg, progress=False)
+        whole.append(time.perf_counter() - t0)
+        sim.append(result.wall_time_s["snn"])
+    return min(whole), min(sim)
+
+
+def compare(args, work: Path, name: str) -> dict:
+    ini = write_config(args, work, name)
+    print(f"{name}:", flush=True)
+    ref = run_inisim(args, work, name, ini)
+    n = len(ref["truth"])
+    labels = ref["truth"]
+    counts_i = ref["counts"]
+    pred_i = np.where(counts_i.sum(1) > 0, counts_i.argmax(1), -1)
+    if args.inisim_only:
+        print(f"  INIsim accuracy {(pred_i == labels).mean():.2%} on {n} samples (Keras "
+              f"{(ref['ann_prediction'] == labels).mean():.2%}); {float(ref['total']):.1f} s")
+        return {}
+    ours = run_ann2snn(ini)
+    if not np.array_equal(ours["labels"][:n], labels):
+        sys.exit("the two tools tested different samples")
+    pred_a = ours["prediction"][:n].astype(np.int64)
+    membrane = ours["metrics"].get("readout") == "membrane"
+    res = {
+        "samples": n, "duration": args.duration, "batch_size": args.batch_size,
+        "ann_accuracy_keras": float((ref["ann_prediction"] == labels).mean()),
+        "ann_accuracy_ann2snn": float((ours["ann_prediction"][:n] == labels).mean()),
+        "inisim_accuracy": float((pred_i == labels).mean()),
+        "inisim_reported_accuracy": float(ref["accuracy"]),
+        "ann2snn_accuracy": float((pred_a == labels).mean()),
+        "prediction_agreement": float((pred_i == pred_a).mean()),
+        "readout": "membrane" if membrane else "spike_count",
+    }
+    if not membrane:
+        counts_a = ours["readout"][:n]
+        res["count_exact_agreement"] = float(np.all(counts_a == counts_i, axis=1).mean())
+        res["count_mean_abs_diff"] = float(np.abs(counts_a - counts_i).mean())
+    # INIsim: after its first batch (graph tracing, warm-up), per extra sample
+    ends, starts, b = ref["batch_end"], ref["batch_start"], args.batch_size
+    nan = float("nan")
+    res["inisim_pipeline_marginal_s"] = float(ends[-1] - ends[0]) / (n - b) if n > b else nan
+    res["inisim_sim_marginal_s"] = (float(np.sum(ends[1:] - starts[1:])) / (n - b) if n > b
+                                    else nan)
+    # ann2snn: two runs of the pipeline, at a small and at the full sample count
+    small = max(b, args.small_n // b * b)
+    time_ann2snn(ini, small, 1)  # warm-up (in-process caches, first-call costs)
+    w_small, s_small = time_ann2snn(ini, small, args.repeats)
+    w_big, s_big = time_ann2snn(ini, n, args.repeats)
+    res["ann2snn_times_s"] = {"pipeline": {str(small): w_small, str(n): w_big},
+                              "simulation": {str(small): s_small, str(n): s_big}}
+    res["ann2snn_pipeline_marginal_s"] = (w_big - w_small) / (n - small) if n > small else nan
+    res["ann2snn_sim_marginal_s"] = (s_big - s_small) / (n - small) if n > small else nan
+    res["speedup_sim"] = res["inisim_sim_marginal_s"] / res["ann2snn_sim_marginal_s"]
+    res["speedup_pipeline"] = (res["inisim_pipeline_marginal_s"]
+                               / res["ann2snn_pipeline_marginal_s"])
+    return res
+
+
+def report(results: dict) -> None:
+    print("\naccuracy on the same test samples (pp = percentage points); agree = same "
+          "predicted class;\ncounts= : identical output spike-count vectors (memb.: ann2snn "
+          "reads a softmax output from the membrane)")
+    head = (f"{'model':<17}{'N':>6}{'T':>5}{'ANN':>8}{'INIsim':>8}{'ann2snn':>8}"
+            f"{'diff pp':>8}{'agree':>8}{'counts=':>9}")
+    print(head)
+    print("-" * len(head))
+    for name, r in results.items():
+        counts = (f"{r['count_exact_agreement']:.1%}" if "count_exact_agreement" in r
+                  else "memb.")
+        print(f"{name:<17}{r['samples']:>6}{r['duration']:>5}{r['ann_accuracy_keras']:>8.2%}"
+              f"{r['inisim_accuracy']:>8.2%}{r['ann2snn_accuracy']:>8.2%}"
+              f"{(r['ann2snn_accuracy'] - r['inisim_accuracy']) * 100:>+8.2f}"
+              f"{r['prediction_agreement']:>8.1%}{counts:>9}")
+    print("\nmarginal cost per sample, ms (batch size from the config; simulation = the "
+          "time-step loop only,\npipeline = everything the tool does per extra sample)")
+    head = (f"{'model':<17}{'INIsim sim':>11}{'ann2snn sim':>12}{'speedup':>9}"
+            f"{'INIsim pipe':>12}{'ann2snn pipe':>13}{'speedup':>9}")
+    print(head)
+    print("-" * len(head))
+    for name, r in results.items():
+        print(f"{name:<17}{r['inisim_sim_marginal_s'] * 1e3:>11.3g}"
+              f"{r['ann2snn_sim_marginal_s'] * 1e3:>12.3g}{r['speedup_sim']:>8.1f}x"
+              f"{r['inisim_pipeline_marginal_s'] * 1e3:>12.3g}"
+              f"{r['ann2snn_pipeline_marginal_s'] * 1e3:>13.3g}{r['speedup_pipeline']:>8.1f}x")
+    print("\ntargets: |diff| <= 0.5 pp for ReLU outputs, diff >= -0.5 pp for softmax outputs; "
+          "agreement >= 95%; speedup >= 100x")
+    for name, r in results.items():
+        diff = (r["ann2snn_accuracy"] - r["inisim_accuracy"]) * 100
+        acc_ok = abs(diff) <= 0.5 if r["readout"] == "spike_count" else diff >= -0.5
+        print(f"  {name:<17} accuracy {'met' if acc_ok else 'MISSED'}, agreement "
+              f"{'met' if r['prediction_agreement'] >= 0.95 else 'MISSED'}, speed "
+              f"{'met' if r['speedup_sim'] >= 100 else 'MISSED'} (simulation), "
+              f"{'met' if r['speedup_pipeline'] >= 100 else 'MISSED'} (pipeline)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default="/work/shared/data/mnist",
+                   help="folder with the four MNIST IDX .gz files")
+    p.add_argument("--stbx-python", default="/work/stbx-venv/bin/python",
+                   help="Python of the virtual environment holding snntoolbox 0.6.0")
+    p.add_argument("--work-dir", default="snntoolbox_compare_work",
+                   help="where models, data, configs and results go (kept for reuse)")
+    p.add_argument("--models", default=",".join(n for ns in ARCHS.values() for n in ns),
+                   help="comma-separated subset of the models")
+    p.add_argument("--num-test", type=int, default=500, help="test samples (default 500)")
+    p.add_argument("--duration", type=int, default=100, help="time steps (default 100)")
+    p.add_argument("--batch-size", type=int, default=100, help="default 100")
+    p.add_argument("--percentile", type=float, default=99.9)
+    p.add_argument("--num-norm", type=int, default=1000,
+                   help="training samples in x_norm.npz (a multiple of --batch-size)")
+    p.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    p.add_argument("--small-n", type=int, default=100,
+                   help="the small sample count of ann2snn's marginal cost (default 100)")
+    p.add_argument("--repeats", type=int, default=3, help="ann2snn timing repeats")
+    p.add_argument("--retrain", action="store_true", help="train the models again")
+    p.add_argument("--rerun-inisim", action="store_true", help="ignore cached INIsim results")
+    p.add_argument("--inisim-only", action="store_true",
+                   help="only train and run snntoolbox (fills the cache for later runs)")
+    args = p.parse_args()
+    if args.num_test % args.batch_size or args.num_norm % args.batch_size:
+        sys.exit("--num-test and --num-norm must be multiples of --batch-size (snntoolbox "
+                 "drops incomplete batches)")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    prepare_data(args, work)
+    trained = train_models(args, work)
+    for name, info in trained.items():
+        print(f"  trained {name}: Keras test accuracy {info['test_accuracy']:.2%}")
+    results = {}
+    for name in args.models.split(","):
+        results[name] = compare(args, work, name)
+        if args.inisim_only:
+            continue
+        print(json.dumps(results[name], indent=1), flush=True)
+    if args.inisim_only:
+        return
+    (work / "summary.json").write_text(json.dumps(results, indent=2))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
