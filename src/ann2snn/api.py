@@ -56,6 +56,10 @@ def import_model(model, sample: np.ndarray | None = None) -> Graph:
         from .frontends.torch import from_exported
 
         return from_exported(model)
+    if type(model).__module__.startswith("keras"):
+        from .frontends.keras import from_keras_model
+
+        return from_keras_model(model, type(model).__name__)
     if isinstance(model, torch.nn.Module):
         from .frontends.torch import from_module
 
