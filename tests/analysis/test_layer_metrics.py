@@ -147,3 +147,16 @@ def test_energy_and_macs_in_metrics_json(small_snn, tmp_path):
             assert key in layer
         assert math.isclose(layer["spike_rate"] * 10, layer["spikes_per_neuron"])
     assert sum(m["confusion_matrix"]["counts"][i][j] for i in range(4) for j in range(5)) == 12
+
+
+def test_integer_mode_rates_are_in_activation_units():
+    """In integer mode θ is an integer; an activation a is the current a·θ, rate N/T."""
+    quantize = pytest.importorskip("ann2snn.quantize").quantize
+    rng = np.random.default_rng(2)
+    x = (rng.integers(0, 16, (30, 6)) / 16).astype(np.float32)
+    q = quantize(one_layer(x), calibration=x)
+    assert q.graph["relu"].threshold > 1
+    s = q.simulate(x, np.zeros(30, np.int64), timesteps=16).layers[0].summary
+    assert s["correlation"] > 0.99
+    assert s["snn_rate_mean"] == pytest.approx(s["ann_mean"], abs=1 / 16)
+    assert abs(s["error"]["remainder"]["mean"]) < 0.01

@@ -1,13 +1,14 @@
 """Per-population diagnostics accumulated during ``SNN.simulate`` (docs/diagnostics.md).
 
 For every neuron i of population l and sample k, with a = the normalized ANN activation
-(the ReLU output divided by the layer's scale λ_l), N = the spike count after T steps,
-θ = 1 (canonical form) and s_max = 1 (or the multi-spike limit):
+(the ReLU output divided by the layer's scale λ_l; an activation of 1 is a current of θ,
+the threshold: 1 in float mode, an integer in integer mode), N = the spike count after T
+steps and s_max = 1 (or the multi-spike limit):
 
     r        = N / T                          SNN firing rate (spikes per step)
     z        = clip(a, 0, s_max)              what an IF neuron can represent
     r*       = N*(z, T) / T                   rate of the same neuron driven by the constant
-                                              current z: floor(z·T + v0) for reset SUBTRACT
+                                              current z·θ: floor(z·T + v0) for reset SUBTRACT
     e        = r − a = (z − a) + (r* − z) + (r − r*)
              = e_clip + e_quant + e_rem       clipping, quantization (|e_quant| ≤ 1/T),
                                               remainder (everything else: input spikes are
@@ -44,18 +45,20 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
 def ideal_counts(z: np.ndarray, timesteps: int, p: IFParams) -> np.ndarray:
     """Spike count N*(z, T) of an IF neuron driven by the constant current ``z`` (float64).
 
-    Closed form for reset by subtraction without leak, N* = floor(z·T/θ + v0) (capped at
-    s_max·T); otherwise the IF recurrence of :mod:`ann2snn.sim.functional` is run.
+    ``z`` is in units of the threshold (an activation of 1 fires every step), so the
+    neuron's current is z·θ. Closed form for reset by subtraction without leak:
+    N* = floor(z·T + v0) (capped at s_max·T); otherwise the IF recurrence of
+    :mod:`ann2snn.sim.functional` is run.
     """
     z = np.asarray(z, dtype=np.float64)
     if p.reset is ResetMode.SUBTRACT and not p.leak:
-        return np.clip(np.floor(z * timesteps / p.threshold + p.v0), 0,
+        return np.clip(np.floor(z * timesteps + p.v0), 0,
                        max(p.multi_spike, 1) * timesteps)
     flat = z.ravel()
     out = np.empty_like(flat)
     chunk = max(1, (1 << 22) // timesteps)  # bounds the (T, chunk) spike buffer
     for i in range(0, flat.size, chunk):
-        cur = torch.as_tensor(flat[i:i + chunk], dtype=torch.float32)
+        cur = torch.as_tensor(flat[i:i + chunk] * p.threshold, dtype=torch.float32)
         s, _ = if_scan(cur, if_init(cur.shape, p), p, timesteps, static=True)
         out[i:i + chunk] = s.sum(0).double().numpy()
     return out.reshape(z.shape)
@@ -87,7 +90,7 @@ class LayerAccumulator:
         self.timesteps = timesteps
         self.params = IFParams.of(node)
         self.membrane = node.membrane_readout
-        self.upper = float(max(node.multi_spike, 1)) * node.threshold
+        self.upper = float(max(node.multi_spike, 1))
         self.num_samples = max(num_samples, 1)
         self.scatter_cap = scatter_cap
         self.rng = np.random.default_rng(seed)
@@ -112,7 +115,7 @@ class LayerAccumulator:
             if membrane is None:
                 return
             b = membrane.shape[0]
-            r = np.asarray(membrane, np.float64).reshape(b, -1) / t
+            r = np.asarray(membrane, np.float64).reshape(b, -1) / (t * self.params.threshold)
         else:
             b = counts.shape[0]
             c = np.asarray(counts, np.float64).reshape(b, -1)
@@ -121,7 +124,7 @@ class LayerAccumulator:
             if len(hist) > len(self.count_hist):
                 self.count_hist = np.pad(self.count_hist, (0, len(hist) - len(self.count_hist)))
             self.count_hist[:len(hist)] += hist
-            r = c * (self.params.threshold / t)
+            r = c / t
         self.samples += b
         if ann is None:
             return
@@ -143,7 +146,7 @@ class LayerAccumulator:
         z = np.clip(af, 0.0, self.upper)
         self.zsums += [z.sum(), _dot(z, z), _dot(z, rf)]
         self.clipped += int((af > self.upper).sum())
-        r_star = ideal_counts(z, t, self.params) * (self.params.threshold / t)
+        r_star = ideal_counts(z, t, self.params) / t
         self._add("clipping", z - af)
         self._add("quantization", r_star - z)
         self._add("remainder", rf - r_star)
