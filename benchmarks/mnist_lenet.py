@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,13 +73,22 @@ def main() -> None:
     ap.add_argument("--num-samples", type=int, default=10000)
     ap.add_argument("--speed-samples", type=int, default=10000)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--weights", help="reuse this state_dict if it exists, else train and save it")
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
     test = load_dataset("mnist", "test", data_dir=args.data_dir).subset(args.num_samples)
     t0 = time.perf_counter()
-    model = train(train_set.x, train_set.y, args.epochs)
-    print(f"trained LeNet-5 for {args.epochs} epochs in {time.perf_counter() - t0:.0f} s")
+    if args.weights and Path(args.weights).is_file():
+        model = LeNet5()
+        model.load_state_dict(torch.load(args.weights, weights_only=True))
+        model.eval()
+        print(f"loaded LeNet-5 weights from {args.weights}")
+    else:
+        model = train(train_set.x, train_set.y, args.epochs)
+        print(f"trained LeNet-5 for {args.epochs} epochs in {time.perf_counter() - t0:.0f} s")
+        if args.weights:
+            torch.save(model.state_dict(), args.weights)
     rng = np.random.default_rng(0)
     calib = train_set.x[rng.choice(len(train_set), 1000, replace=False)]
     snn = ann2snn.convert(model, calib, percentile=99.9)

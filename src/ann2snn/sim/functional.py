@@ -85,6 +85,8 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
             torch.floor(v / thr, out=st)
             st.clamp_(0, p.multi_spike)
             torch.gt(st, 0, out=mask)
+        elif p.reset is ResetMode.SUBTRACT:
+            torch.ge(v, thr, out=st)  # the comparison writes 0./1. directly: one pass less
         else:
             torch.ge(v, thr, out=mask)
             st.copy_(mask)

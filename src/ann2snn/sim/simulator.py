@@ -57,6 +57,7 @@ class SpikingNetwork(torch.nn.Module):
         self.timesteps = timesteps
         self.params = GraphParams(graph)
         self._fanout: dict[str, torch.Tensor] = {}
+        self._binary = _binary_nodes(graph)
 
     # -- public API ---------------------------------------------------------------
     @property
@@ -143,10 +144,11 @@ class SpikingNetwork(torch.nn.Module):
                 flat = [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
                         for v, st in ins]
                 if count_ops and isinstance(node, _COUNTED):
-                    ev = (flat[0] != 0).to(flat[0].dtype).reshape(k, -1)
                     fan = self._fanout_of(node, flat[0].shape[1:])
-                    ops = ev.view(k, b, -1).sum(1) @ fan
-                    sops.setdefault(name, []).append(ops)
+                    ev = flat[0] if node.inputs[0] in self._binary else (flat[0] != 0).to(
+                        flat[0].dtype)
+                    sops.setdefault(name, []).append((ev.view(k * b, -1) @ fan).view(k, b)
+                                                     .sum(1))
                 y = apply(node, flat, self.params)
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
             s_out = vals[out_name][0]
@@ -196,20 +198,16 @@ class SpikingNetwork(torch.nn.Module):
         (counting the current step; ties: lowest index, as torch's max pooling picks)."""
         k, b = s.shape[:2]
         key = node.name + "::count"
-        cnt = state.get(key)
-        if cnt is None:
-            cnt = torch.zeros_like(s[0])
-        nd = len(node.kernel)
-        pool = F.max_pool1d if nd == 1 else F.max_pool2d
-        outs = []
-        for i in range(k):
-            cnt = cnt + s[i]
-            _, idx = pool(cnt, node.kernel, node.stride, node.padding, node.dilation,
-                          node.ceil_mode, return_indices=True)
-            src = s[i].flatten(2)
-            outs.append(torch.gather(src, 2, idx.flatten(2)).view(idx.shape))
-        state[key] = cnt
-        return torch.stack(outs)
+        cnt = torch.cumsum(s, 0)  # counts after each step of the window, all at once
+        if key in state:
+            cnt += state[key]
+        state[key] = cnt[-1].clone()
+        pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+        flat = cnt.flatten(0, 1)
+        _, idx = pool(flat, node.kernel, node.stride, node.padding, node.dilation,
+                      node.ceil_mode, return_indices=True)
+        out = torch.gather(s.flatten(0, 1).flatten(2), 2, idx.flatten(2))
+        return out.view(k, b, *idx.shape[1:])
 
     def _fanout_of(self, node: n.Node, in_shape) -> torch.Tensor:
         """Synapses leaving each input element (non-zero weights it feeds), shape (numel,)."""
@@ -240,3 +238,18 @@ def _fields(node) -> dict:
     import dataclasses
 
     return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
+
+
+_PASS = (n.SpikingMaxPool, n.Flatten, n.Reshape, n.Pad, n.Transpose, n.Concat, n.Upsample,
+         n.Identity)
+
+
+def _binary_nodes(graph: Graph) -> set[str]:
+    """Nodes whose outputs are always 0/1 spikes (so events need no != 0 test)."""
+    out: set[str] = set()
+    for x in graph:
+        if isinstance(x, n.IF) and x.multi_spike == 1 and not x.membrane_readout:
+            out.add(x.name)
+        elif isinstance(x, _PASS) and all(i in out for i in x.inputs):
+            out.add(x.name)
+    return out
