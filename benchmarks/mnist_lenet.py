@@ -44,7 +44,7 @@ def train(x, y, epochs: int, seed: int = 0) -> nn.Module:
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=epochs * (len(x) // 128 + 1))
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    for ep in range(epochs):
+    for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(xt)).split(128):
             opt.zero_grad()
