@@ -265,7 +265,9 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                     for v, st in ins]
             if count_ops and isinstance(node, _COUNTED) and hasattr(net, "_fanout_of"):
                 ev = (flat[0] != 0).to(torch.float32).reshape(k, b, -1).sum(1)
-                sops.setdefault(name, []).append(ev @ net._fanout_of(node, flat[0].shape[1:]))
+                with torch.enable_grad():  # fan-outs may be computed with autograd
+                    fan = net._fanout_of(node, flat[0].shape[1:])
+                sops.setdefault(name, []).append(ev @ fan)
             y = int_apply(node, flat, prm)
             vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
         s_out = vals[out_name][0]
@@ -322,7 +324,8 @@ def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: in
         probe(name, "current", cur.expand(k, *cur.shape) if static else cur, t0)
         probe(name, "v_pre_reset", torch.stack(pres), t0)
         probe(name, "v", torch.stack(posts), t0)
-        probe(name, "spikes", s, t0)
+        if not p.membrane_readout:  # a membrane readout does not spike (docs/traces.md)
+            probe(name, "spikes", s, t0)
     return s, v
 
 

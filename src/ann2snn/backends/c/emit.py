@@ -74,6 +74,9 @@ class _Out:
     static: list[str] = field(default_factory=list)
     tick: list[str] = field(default_factory=list)
     kernels: set[str] = field(default_factory=lambda: {"sat_add", "if"})
+    const_bytes: int = 0  # flash: weights, biases, factors, thresholds
+    buf_elems: int = 0  # RAM: activations, in act_t
+    state_elems: int = 0  # RAM: membranes and max-pool counts, in act_t
 
 
 class Emitter:
@@ -114,6 +117,8 @@ class Emitter:
     # -- helpers -----------------------------------------------------------------------
     def _const(self, ctype: str, name: str, arr: np.ndarray) -> str:
         arr = np.asarray(arr)
+        width = 4 if self.fm or ctype != "weight_t" else np.dtype(arr.dtype).itemsize
+        self.o.const_bytes += width * max(arr.size, 1)
         self.o.consts.append(f"static const {ctype} {name}[{max(arr.size, 1)}] = "
                              f"{_fmt(arr, self.fm)};")
         return name
@@ -124,6 +129,7 @@ class Emitter:
     def _new_buf(self, name: str, size: int) -> str:
         b = "buf_" + self.sym[name]
         self.o.bufs.append(f"static act_t {b}[{size}];")
+        self.o.buf_elems += size
         self.buf[name] = b
         return b
 
@@ -201,6 +207,7 @@ class Emitter:
         dh, dw = _pair(x.dilation, 1)
         cnt = "cnt_" + self.sym[x.name]
         self.o.state.append(f"    act_t {cnt}[{c * ih * iw}];")
+        self.o.state_elems += c * ih * iw
         self.o.reset.append(f"    for (i = 0; i < {c * ih * iw}; ++i) {{\n"
                             f"        st.{cnt}[i] = 0;\n    }}")
         out = self._new_buf(x.name, c * oh * ow)
@@ -297,6 +304,7 @@ class Emitter:
         inner = size // c if th.size > 1 else size
         v, vpre = "v_" + s, "vpre_" + s
         self.o.state.append(f"    act_t {v}[{size}];")
+        self.o.state_elems += size
         self.o.trace_bufs.append(f"static act_t {vpre}[{size}];")
         if np.all(init == 0):
             self.o.reset.append(f"    for (i = 0; i < {size}; ++i) {{\n"
@@ -329,6 +337,7 @@ class Emitter:
                 rows.append(f"    {{{name}, {size}, 0, 0, 0, {self.buf[x.name]}}}")
             elif isinstance(x, n.IF):
                 s = self.sym[x.name]
+                spikes = 0 if x.membrane_readout else self.buf[x.name]  # no spikes to record
                 rows.append(f"    {{{name}, {size}, {self.buf[x.inputs[0]]}, vpre_{s}, "
-                            f"st.v_{s}, {self.buf[x.name]}}}")
+                            f"st.v_{s}, {spikes}}}")
         return ",\n".join(rows)

@@ -55,7 +55,10 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
               f"Semantics: docs/integer-mode.md")
     act = "float" if float_mode else "int32_t"
     wt = "float" if float_mode else ("int8_t" if wbits <= 8 else "int16_t")
-    h = [f"/* snn_model.h - {banner} */",
+    memory = (f"/* Memory: {o.const_bytes} bytes of constants (flash), "
+              f"{4 * o.buf_elems} bytes of activations and {4 * o.state_elems} bytes of "
+              "state (RAM), static; -DSNN_TRACE adds the v_pre_reset buffers. */")
+    h = [f"/* snn_model.h - {banner} */", memory,
          "#ifndef SNN_MODEL_H", "#define SNN_MODEL_H", "", "#include <stdint.h>", "",
          f"#define SNN_FLOAT {int(float_mode)}",
          f"#define SNN_INPUT_SIZE {math.prod(graph.input_shape)}",
@@ -190,13 +193,14 @@ def reference_outputs(net, graph: Graph, x, timesteps: int, float_mode: bool, ba
     from ...sim.integer import quantize_input
 
     out_name = graph.output
+    membrane = graph[out_name].membrane_readout
     xin = np.asarray(x, np.float32) if float_mode else quantize_input(np.asarray(x), graph).numpy()
     steps, reads, preds = [], [], []
     for i in range(0, len(xin), batch):
         rec: list[torch.Tensor] = []
 
-        def probe(name, kind, t, t0, rec=rec):
-            if name == out_name and kind == "spikes":
+        def probe(name, kind, t, t0, rec=rec):  # per step: spikes, or the membrane
+            if name == out_name and kind == ("v" if membrane else "spikes"):
                 rec.append(t.cpu())
 
         bo = net.run_batch(torch.as_tensor(xin[i:i + batch]), timesteps, probe=probe,

@@ -102,6 +102,7 @@ static void die(const char *msg, const char *arg)
     exit(2);
 }
 
+#ifdef SNN_TRACE
 static void make_dir(const char *path)
 {
     if (mkdir(path, 0777) != 0 && errno != EEXIST) {
@@ -109,7 +110,6 @@ static void make_dir(const char *path)
     }
 }
 
-#ifdef SNN_TRACE
 static const char *const kind_names[4] = {"current", "v_pre_reset", "v", "spikes"};
 static FILE *tfile[SNN_NUM_TRACE_LAYERS][4];
 static snn_state_t tstate[SNN_TRACE_MAX_SAMPLES];
@@ -297,6 +297,7 @@ int main(int argc, char **argv)
         }
         write_trace(f, trace_dir, T, trace_n, index);
 #else
+        (void)trace_n;
         die("this program was built without -DSNN_TRACE", 0);
 #endif
     }
