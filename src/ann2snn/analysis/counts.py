@@ -67,7 +67,8 @@ def fanout(graph: Graph, name: str) -> np.ndarray:
             np.float32), bias=None)
         params = GraphParams(Graph([n.Input("x", shape=in_shape), binary]), torch.float64)
         x = torch.ones((1, *in_shape), dtype=torch.float64, requires_grad=True)
-        (g,) = torch.autograd.grad(apply(binary, [x], params).sum(), x)
+        with torch.enable_grad():  # callers may run under no_grad (the simulator does)
+            (g,) = torch.autograd.grad(apply(binary, [x], params).sum(), x)
         return g[0].numpy().round()
     raise TypeError(f"{node.op} '{name}' is not a synaptic operation")
 

@@ -69,9 +69,14 @@ def _stat(values: np.ndarray, method: str, percentile: float) -> float:
 
 
 def _uniform(s: np.ndarray) -> np.ndarray:
-    """Collapse a scale array to shape (1,...) when all its values are equal."""
+    """Collapse a scale array to shape (1,...) when all its values are equal, and to
+    (C, 1, ...) when it is constant over every non-channel axis."""
     if s.size > 1 and np.all(s == s.flat[0]):
         return np.full((1,) * s.ndim, s.flat[0])
+    if s.ndim > 1 and s.shape[0] > 1 and np.all(s == s.reshape(s.shape[0], -1)[:, :1].reshape(
+            (s.shape[0],) + (1,) * (s.ndim - 1))):
+        return np.ascontiguousarray(s.reshape(s.shape[0], -1)[:, 0].reshape(
+            (s.shape[0],) + (1,) * (s.ndim - 1)))
     return s
 
 
@@ -197,7 +202,8 @@ def normalize(graph: Graph, calibration: np.ndarray, method: str = "percentile",
             scale[node.name] = s
         elif isinstance(node, n.GlobalAvgPool):
             s = ins[0]
-            scale[node.name] = s.reshape(-1) if s.size > 1 else np.ones(1) * s.flat[0]
+            scale[node.name] = (_per_channel(s, graph.shapes[node.inputs[0]], f"'{node.name}'")
+                                if s.size > 1 else np.ones(1) * s.flat[0])
         elif isinstance(node, (n.Softmax, n.Scale)):
             scale[node.name] = ins[0]
         else:

@@ -10,7 +10,6 @@ computed once per batch (the first layer's constant current).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -210,34 +209,14 @@ class SpikingNetwork(torch.nn.Module):
         return out.view(k, b, *idx.shape[1:])
 
     def _fanout_of(self, node: n.Node, in_shape) -> torch.Tensor:
-        """Synapses leaving each input element (non-zero weights it feeds), shape (numel,)."""
-        if node.name in self._fanout:
-            return self._fanout[node.name]
-        dev = self.params_device()
-        x = torch.ones((1, *in_shape), dtype=torch.float64, requires_grad=True)
-        with torch.enable_grad():
-            if isinstance(node, n.AvgPool):
-                k = math.prod(node.kernel)
-                y = apply(node, [x], self.params) * k
-            elif isinstance(node, n.Scale):
-                y = x * (self.params.get(node.name, "factor").double().cpu() != 0)
-            else:
-                w = (self.params.get(node.name, "weight") != 0).double().cpu()
-                binary = GraphParams(Graph([n.Input("x", shape=tuple(in_shape)),
-                                           type(node)(**{**_fields(node), "inputs": ("x",),
-                                                         "bias": None})]), dtype=torch.float64)
-                binary.get(node.name, "weight").copy_(w)
-                y = apply(node, [x], binary)
-            (g,) = torch.autograd.grad(y.sum(), x)
-        fan = g.reshape(-1).round().to(torch.float32).to(dev)
-        self._fanout[node.name] = fan
-        return fan
+        """Synapses leaving each input element (see analysis.counts.fanout), shape (numel,)."""
+        if node.name not in self._fanout:
+            from ..analysis.counts import fanout
 
-
-def _fields(node) -> dict:
-    import dataclasses
-
-    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
+            fan = fanout(self.graph, node.name).reshape(-1)
+            self._fanout[node.name] = torch.as_tensor(fan, dtype=torch.float32,
+                                                      device=self.params_device())
+        return self._fanout[node.name]
 
 
 _PASS = (n.SpikingMaxPool, n.Flatten, n.Reshape, n.Pad, n.Transpose, n.Concat, n.Upsample,
