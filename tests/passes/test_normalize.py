@@ -86,3 +86,13 @@ def test_scales_are_stored_in_the_converted_network(digits_snn):
     pops = [p.name for p in digits_snn.graph.of_type(n.IF)]
     assert set(scales) == {p.removesuffix(".neurons") for p in pops}
     assert all(v > 0 for v in scales.values())
+
+
+def test_per_channel_keeps_one_scale_for_the_output(rng):
+    torch.manual_seed(0)
+    model = MODELS["mlp"]().eval()
+    x = rng.random((64, 2, 6, 6)).astype(np.float32)
+    ann = prepare_ann(from_module(model, torch.as_tensor(x[:2])))
+    norm, lam = normalize(ann, x, per_channel=True)
+    assert lam[norm.output].size == 1
+    np.testing.assert_array_equal(ann_forward(ann, x).argmax(1), ann_forward(norm, x).argmax(1))

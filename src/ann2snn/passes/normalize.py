@@ -139,7 +139,9 @@ def normalize(graph: Graph, calibration: np.ndarray, method: str = "percentile",
         a = acts[name]
         if a.size > _MAX_VALUES:
             a = a[rng.choice(len(a), max(1, _MAX_VALUES // int(np.prod(a.shape[1:]))), False)]
-        lam[name] = layer_scale(a, method, percentile, per_channel and a.ndim >= 2)
+        # the output keeps one scale: per-class scales would change which class wins
+        lam[name] = layer_scale(a, method, percentile, per_channel and a.ndim >= 2
+                                and name != out)
     req = _required(graph, lam, out)
 
     scale: dict[str, np.ndarray] = {}
