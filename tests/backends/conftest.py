@@ -62,8 +62,8 @@ def net_conv2d(seed: int = 0) -> Graph:
 
 
 def net_conv1d(seed: int = 1) -> Graph:
-    """1-d: grouped strided conv, average pool, dilated conv with v0 = 0.5, transpose,
-    reshape, dense, multi-spike population, spike-count readout."""
+    """1-d: grouped strided conv, average pool, dilated conv with v0 = 0.5, dilated
+    spiking max pool, transpose, reshape, dense, multi-spike population, spike counts."""
     r = np.random.default_rng(seed)
     return Graph([
         n.Input("x", shape=(3, 16)),
@@ -74,10 +74,12 @@ def net_conv1d(seed: int = 1) -> Graph:
         n.Conv("c2", ("ap",), weight=_w(r, (4, 6, 3), 2.5), bias=_b(r, 4), stride=(1,),
                padding=(2,), dilation=(2,)),
         n.IF("s2", ("c2",), v0=0.5),
-        n.Transpose("tr", ("s2",), perm=(0, 2, 1)),
-        n.Reshape("rs", ("tr",), shape=(2, 8)),
+        n.SpikingMaxPool("mp", ("s2",), kernel=(2,), stride=(1,), padding=(0,),
+                         dilation=(2,)),
+        n.Transpose("tr", ("mp",), perm=(0, 2, 1)),
+        n.Reshape("rs", ("tr",), shape=(4, 2)),
         n.Flatten("fl", ("rs",)),
-        n.Dense("fc", ("fl",), weight=_w(r, (4, 16), 3.0), bias=_b(r, 4, 0.05)),
+        n.Dense("fc", ("fl",), weight=_w(r, (4, 8), 3.0), bias=_b(r, 4, 0.05)),
         n.IF("out", ("fc",)),
     ], "out", {"readout": "spike_count"})
 
