@@ -72,3 +72,36 @@ def test_c_model_compiles_without_trace_support(gcc, tmp_path):
     src = (tmp_path / "snn_model.c").read_text()
     for banned in ("malloc", "free(", "(*"):
         assert banned not in src
+
+
+def test_c_converted_residual_network(gcc, tmp_path):
+    """A torch residual network through the real pipeline (batch norm folded, per-channel
+    normalization inserting Scale shortcuts, global average pooling), quantized with
+    per-channel thresholds: `make check` is bit-exact."""
+    import torch
+    from torch import nn
+
+    import ann2snn
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6)
+            self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            y = torch.relu(self.b1(self.c1(x)))
+            y = torch.relu(self.c2(y) + y)
+            return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(y, 1), 1))
+
+    torch.manual_seed(0)
+    model = Res().eval()
+    model.b1.running_var.uniform_(0.5, 2.0)
+    x = np.random.default_rng(0).random((32, 1, 6, 6)).astype(np.float32)
+    snn = ann2snn.convert(model, x, per_channel=True)
+    assert snn.graph.of_type(n.Scale) and snn.graph.of_type(n.Add)
+    q = quantize(snn, QuantSpec(per_channel=True))
+    export_c(q, tmp_path, x=x[:6], timesteps=T)
+    res = run(["make", "-s", "-C", str(tmp_path), "check"])
+    assert f"OK: bit-exact on 6 samples x {T} steps" in res.stdout
