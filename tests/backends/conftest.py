@@ -118,7 +118,28 @@ def net_currents(seed: int = 2) -> Graph:
     ], "out", {"readout": "spike_count"})
 
 
-NETS = {"conv2d": net_conv2d, "conv1d": net_conv1d, "currents": net_currents}
+def net_input_pool(seed: int = 3) -> Graph:
+    """A spiking max pool straight on the analog input (plain max pooling of x_int), and
+    one on average-pooled spikes (window sums, not 0/1)."""
+    r = np.random.default_rng(seed)
+    return Graph([
+        n.Input("x", shape=(2, 7, 7)),
+        n.SpikingMaxPool("mp0", ("x",), kernel=(3, 3), stride=(2, 2), padding=(1, 1),
+                         dilation=(1, 1)),
+        n.Conv("c1", ("mp0",), weight=_w(r, (3, 2, 2, 2)), bias=_b(r, 3), stride=(1, 1),
+               padding=(0, 0), dilation=(1, 1)),
+        n.IF("s1", ("c1",)),
+        n.AvgPool("ap", ("s1",), kernel=(1, 2), stride=(1, 1), padding=(0, 0)),
+        n.SpikingMaxPool("mp1", ("ap",), kernel=(2, 2), stride=(1, 1), padding=(0, 0),
+                         dilation=(1, 1)),
+        n.Flatten("fl", ("mp1",)),
+        n.Dense("fc", ("fl",), weight=_w(r, (3, 6), 3.0), bias=_b(r, 3, 0.05)),
+        n.IF("out", ("fc",)),
+    ], "out", {"readout": "spike_count"})
+
+
+NETS = {"conv2d": net_conv2d, "conv1d": net_conv1d, "currents": net_currents,
+        "input_pool": net_input_pool}
 
 
 def read_csv_trace(folder: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -99,14 +99,13 @@ class _Quantizer:
         for x in self.g:
             if isinstance(x, n.Input):
                 self.fixed[x.name] = np.array([self.q])
-            elif isinstance(x, (n.IF, n.SpikingMaxPool)):
-                if isinstance(x, n.SpikingMaxPool) and x.inputs[0] not in self.fixed:
-                    raise ConversionError(f"SpikingMaxPool '{x.name}' must pool spikes, not a "
-                                          "current")
-                if isinstance(x, n.SpikingMaxPool) and isinstance(self.g[x.inputs[0]], n.Input):
-                    raise ConversionError(f"SpikingMaxPool '{x.name}' on the analog input is "
-                                          "not supported in integer mode")
+            elif isinstance(x, n.IF):
                 self.fixed[x.name] = np.ones(1)
+            elif isinstance(x, n.SpikingMaxPool):  # gates its input's values through
+                if x.inputs[0] not in self.fixed:
+                    raise ConversionError(f"SpikingMaxPool '{x.name}' must pool spikes (or the "
+                                          "input), not a current")
+                self.fixed[x.name] = self.fixed[x.inputs[0]]
             elif isinstance(x, (n.Add, *WEIGHTED)):
                 continue
             elif all(i in self.fixed for i in x.inputs):

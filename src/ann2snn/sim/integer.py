@@ -160,6 +160,10 @@ def int_apply(node: n.Node, xs: list[torch.Tensor], p: IntParams) -> torch.Tenso
         for ax, f in enumerate(node.scale):
             x = x.repeat_interleave(f, dim=2 + ax)
         return x
+    if isinstance(node, n.SpikingMaxPool):  # on a constant (analog) input: max pooling
+        pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+        return pool(x.to(torch.float64), node.kernel, node.stride, node.padding, node.dilation,
+                    node.ceil_mode).to(torch.int64)
     if isinstance(node, (n.Pad, n.Flatten, n.Reshape, n.Transpose, n.Concat, n.Add,
                          n.Identity)):
         return apply(node, xs, None)
@@ -253,7 +257,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                     counts[name] = counts[name] + c if name in counts else c
                 vals[name] = (s, False)
                 continue
-            if isinstance(node, n.SpikingMaxPool):
+            if isinstance(node, n.SpikingMaxPool) and not ins[0][1]:
                 vals[name] = (_spiking_maxpool(node, ins[0][0], state), False)
                 continue
             if all(st for _, st in ins):

@@ -109,7 +109,7 @@ class Emitter:
     def _static_nodes(self) -> set[str]:
         st: set[str] = set()
         for x in self.g:
-            if isinstance(x, n.Input) or (not isinstance(x, (n.IF, n.SpikingMaxPool))
+            if isinstance(x, n.Input) or (not isinstance(x, n.IF)
                                           and x.inputs and all(i in st for i in x.inputs)):
                 st.add(x.name)
         return st
@@ -205,6 +205,12 @@ class Emitter:
         sh, sw = _pair(x.stride, 1)
         ph, pw = _pair(x.padding, 0)
         dh, dw = _pair(x.dilation, 1)
+        if x.name in self.static:  # on the constant analog input: plain max pooling
+            out = self._new_buf(x.name, c * oh * ow)
+            self.o.kernels.add("maxpool")
+            self._call(x, f"snn_maxpool({self.buf[x.inputs[0]]}, {out}, {c}, {ih}, {iw}, "
+                          f"{oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw});")
+            return
         cnt = "cnt_" + self.sym[x.name]
         self.o.state.append(f"    act_t {cnt}[{c * ih * iw}];")
         self.o.state_elems += c * ih * iw

@@ -228,6 +228,38 @@ static void snn_smp(const act_t *in, act_t *out, act_t *count, int c, int ih, in
 }
 /* @@end */
 
+/* @@kernel maxpool */
+/* Max pooling of a constant input (a spiking max pool on the analog input: the largest
+ * count is the largest value). Positions outside the input are skipped. */
+static void snn_maxpool(const act_t *in, act_t *out, int c, int ih, int iw, int oh, int ow,
+                        int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    int ch, oy, ox, ky, kx;
+    for (ch = 0; ch < c; ++ch) {
+        for (oy = 0; oy < oh; ++oy) {
+            for (ox = 0; ox < ow; ++ox) {
+                int seen = 0;
+                act_t top = 0;
+                for (ky = 0; ky < kh; ++ky) {
+                    int y = oy * sh - ph + ky * dh;
+                    if (y < 0 || y >= ih) {
+                        continue;
+                    }
+                    for (kx = 0; kx < kw; ++kx) {
+                        int x = ox * sw - pw + kx * dw;
+                        if (x >= 0 && x < iw && (!seen || in[(ch * ih + y) * iw + x] > top)) {
+                            top = in[(ch * ih + y) * iw + x];
+                            seen = 1;
+                        }
+                    }
+                }
+                out[(ch * oh + oy) * ow + ox] = top;
+            }
+        }
+    }
+}
+/* @@end */
+
 /* @@kernel upsample */
 /* Nearest-neighbour upsampling by integer factors. */
 static void snn_upsample(const act_t *in, act_t *out, int c, int ih, int iw, int fh, int fw)
