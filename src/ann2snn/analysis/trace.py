@@ -237,5 +237,6 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
             with torch.no_grad():
                 _, acts = model(xb, set(sources.values()))
             rec.add_ann(i, {p: acts[s].cpu().numpy() for p, s in sources.items()})
-    src = f"ann2snn {__version__} float simulator"
+    kind = "integer" if "quant" in snn.graph.meta else "float"
+    src = f"ann2snn {__version__} {kind} simulator"
     return rec.trace(snn.graph, idx, src, {"encoding": encoding.value})
