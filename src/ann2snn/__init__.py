@@ -14,7 +14,7 @@ _EXPORTS = {
     "SimulationResult": "results",
     "Graph": "ir", "ResetMode": "ir",
     "Encoding": "sim.encoders",
-    "QuantSpec": "quantize", "quantize": "quantize",
+    "QuantSpec": "quantize",
     "Ann2SnnError": "errors", "ConversionError": "errors",
 }
 
