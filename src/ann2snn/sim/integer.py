@@ -34,7 +34,7 @@ from ..ir import Graph, ResetMode
 from ..ir import nodes as n
 from .encoders import Encoding
 from .ops import apply
-from .simulator import BatchOutput, Probe, SpikingNetwork
+from .simulator import BatchOutput, Probe, SpikingNetwork, fold_time, readout_window
 
 _COUNTED = (n.Conv, n.Dense, n.AvgPool, n.Scale)
 
@@ -265,8 +265,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                 static[name] = y
                 vals[name] = (y, True)
                 continue
-            flat = [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
-                    for v, st in ins]
+            flat = fold_time(ins, k, b)
             if count_ops and isinstance(node, _COUNTED) and hasattr(net, "_fanout_of"):
                 ev = (flat[0] != 0).to(torch.float32).reshape(k, b, -1).sum(1)
                 with torch.enable_grad():  # fan-outs may be computed with autograd
@@ -274,16 +273,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                 sops.setdefault(name, []).append(ev @ fan)
             y = int_apply(node, flat, prm)
             vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
-        s_out = vals[out_name][0]
-        if out_node.membrane_readout:
-            run = s_out
-        else:
-            prev = out_acc if out_acc is not None else torch.zeros_like(s_out[0])
-            run = prev + torch.cumsum(s_out, 0)
-        out_acc = run[-1]
-        pred = run.argmax(-1)
-        if not out_node.membrane_readout:
-            pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+        out_acc, pred = readout_window(vals[out_name][0], out_acc, out_node.membrane_readout)
         preds.append(pred)
     return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
                        counts={k_: v.cpu() for k_, v in counts.items()},

@@ -140,8 +140,7 @@ class SpikingNetwork(torch.nn.Module):
                     static_cache[name] = y
                     vals[name] = (y, True)
                     continue
-                flat = [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
-                        for v, st in ins]
+                flat = fold_time(ins, k, b)
                 if count_ops and isinstance(node, _COUNTED):
                     fan = self._fanout_of(node, flat[0].shape[1:])
                     ev = flat[0] if node.inputs[0] in self._binary else (flat[0] != 0).to(
@@ -150,16 +149,7 @@ class SpikingNetwork(torch.nn.Module):
                                                      .sum(1))
                 y = apply(node, flat, self.params)
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
-            s_out = vals[out_name][0]
-            if out_node.membrane_readout:
-                run = s_out
-            else:
-                prev = out_acc if out_acc is not None else torch.zeros_like(s_out[0])
-                run = prev + torch.cumsum(s_out, 0)
-            out_acc = run[-1]
-            pred = run.argmax(-1)
-            if not out_node.membrane_readout:
-                pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+            out_acc, pred = readout_window(vals[out_name][0], out_acc, out_node.membrane_readout)
             preds.append(pred)
         return BatchOutput(
             readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
@@ -232,3 +222,27 @@ def _binary_nodes(graph: Graph) -> set[str]:
         elif isinstance(x, _PASS) and all(i in out for i in x.inputs):
             out.add(x.name)
     return out
+
+
+def fold_time(ins: list[tuple[torch.Tensor, bool]], k: int, b: int) -> list[torch.Tensor]:
+    """Inputs as (k·b, ...) tensors: static ones (b, ...) repeated over the k steps."""
+    return [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
+            for v, st in ins]
+
+
+def readout_window(s_out: torch.Tensor, prev: torch.Tensor | None, membrane: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The readout after the window and the prediction at each of its steps.
+
+    Spike counts accumulate over steps (``prev`` carries them between windows); the
+    prediction is the argmax (ties: the lower index, as torch.argmax) and -1 while no
+    output neuron has spiked. A membrane readout's ``s_out`` already is the membrane.
+    """
+    if membrane:
+        return s_out[-1], s_out.argmax(-1)
+    run = torch.cumsum(s_out, 0)
+    if prev is not None:
+        run += prev
+    pred = run.argmax(-1)
+    pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+    return run[-1], pred
