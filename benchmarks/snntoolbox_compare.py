@@ -22,8 +22,10 @@ Marginal cost per sample = (time at N samples - time at n samples) / (N - n), fo
 whole pipeline and for the simulation loop alone. INIsim's comes from timestamps taken in
 one run (around each batch's SNN.simulate call; n = its first batch, which also traces
 the TensorFlow graph), ann2snn's from runs of `run_pipeline` at n and at N samples
-(fastest of --repeats; SimulationResult's "snn" wall time for the simulation). Both use
-the config's batch_size and this machine's CPU; other load on the machine adds noise.
+(fastest of --repeats; SimulationResult's wall times: "snn" for the simulation, plus "ann"
+and "diagnostics" for the pipeline, leaving out the fixed costs of loading, converting
+and plotting). Both use the config's batch_size and this machine's CPU; other load on
+the machine adds noise.
 
 Setup of the snntoolbox environment (once):
   python -m venv /work/stbx-venv
@@ -185,11 +187,15 @@ def run_ann2snn(ini: Path) -> dict:
             "labels": p["labels"], "ann_prediction": p["ann_prediction"], "metrics": m}
 
 
-def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float]:
-    """Fastest of ``repeats`` runs at n samples: (whole pipeline, SNN simulation only) in s.
+def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float, float]:
+    """Fastest of ``repeats`` runs at n samples, in s: (whole pipeline, SNN simulation,
+    per-sample pipeline work).
 
-    The pipeline is everything `ann2snn run` does (load, convert, ANN evaluation,
-    simulation, diagnostics, report); the simulation is SimulationResult's "snn" wall time.
+    The whole pipeline is everything `ann2snn run` does (load, convert, ANN evaluation,
+    simulation, diagnostics, plots, report); the simulation is SimulationResult's "snn"
+    wall time; the per-sample work adds the ANN evaluation and the diagnostics to it (the
+    parts that grow with the number of samples, without the fixed costs whose noise on a
+    shared machine would swamp the difference).
     """
     import logging
 
@@ -200,19 +206,23 @@ def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float]:
     cfg = config_from_ini(ini)
     cfg.data.num_samples = n
     cfg.output.dir = str(Path(cfg.output.dir) / f"timing_{n}")
-    whole, sim = [], []
+    whole, sim, work = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         _, result, _ = run_pipeline(cfg, progress=False)
         whole.append(time.perf_counter() - t0)
-        sim.append(result.wall_time_s["snn"])
-    return min(whole), min(sim)
+        w = result.wall_time_s
+        sim.append(w["snn"])
+        work.append(w["snn"] + w.get("ann", 0.0) + w.get("diagnostics", 0.0))
+    return min(whole), min(sim), min(work)
 
 
 def compare(args, work: Path, name: str) -> dict:
     ini = write_config(args, work, name)
     print(f"{name}:", flush=True)
+    load = [os.getloadavg()[0]]
     ref = run_inisim(args, work, name, ini)
+    load.append(os.getloadavg()[0])
     n = len(ref["truth"])
     labels = ref["truth"]
     counts_i = ref["counts"]
@@ -246,15 +256,20 @@ def compare(args, work: Path, name: str) -> dict:
     res["inisim_pipeline_marginal_s"] = float(ends[-1] - ends[0]) / (n - b) if n > b else nan
     res["inisim_sim_marginal_s"] = (float(np.sum(ends[1:] - starts[1:])) / (n - b) if n > b
                                     else nan)
-    # ann2snn: two runs of the pipeline, at a small and at the full sample count
+    # ann2snn: runs of the pipeline at a small and at the full sample count
     small = max(b, args.small_n // b * b)
     time_ann2snn(ini, small, 1)  # warm-up (in-process caches, first-call costs)
-    w_small, s_small = time_ann2snn(ini, small, args.repeats)
-    w_big, s_big = time_ann2snn(ini, n, args.repeats)
-    res["ann2snn_times_s"] = {"pipeline": {str(small): w_small, str(n): w_big},
-                              "simulation": {str(small): s_small, str(n): s_big}}
-    res["ann2snn_pipeline_marginal_s"] = (w_big - w_small) / (n - small) if n > small else nan
-    res["ann2snn_sim_marginal_s"] = (s_big - s_small) / (n - small) if n > small else nan
+    w_small, s_small, p_small = time_ann2snn(ini, small, args.repeats)
+    w_big, s_big, p_big = time_ann2snn(ini, n, args.repeats)
+    res["ann2snn_times_s"] = {"whole_pipeline": {str(small): w_small, str(n): w_big},
+                              "simulation": {str(small): s_small, str(n): s_big},
+                              "per_sample_work": {str(small): p_small, str(n): p_big}}
+    load.append(os.getloadavg()[0])
+    res["load_average_1min"] = load  # before/after INIsim, after ann2snn: other load skews
+    d = n - small if n > small else nan
+    res["ann2snn_whole_pipeline_marginal_s"] = (w_big - w_small) / d
+    res["ann2snn_pipeline_marginal_s"] = (p_big - p_small) / d
+    res["ann2snn_sim_marginal_s"] = (s_big - s_small) / d
     res["speedup_sim"] = res["inisim_sim_marginal_s"] / res["ann2snn_sim_marginal_s"]
     res["speedup_pipeline"] = (res["inisim_pipeline_marginal_s"]
                                / res["ann2snn_pipeline_marginal_s"])
@@ -276,8 +291,9 @@ def report(results: dict) -> None:
               f"{r['inisim_accuracy']:>8.2%}{r['ann2snn_accuracy']:>8.2%}"
               f"{(r['ann2snn_accuracy'] - r['inisim_accuracy']) * 100:>+8.2f}"
               f"{r['prediction_agreement']:>8.1%}{counts:>9}")
-    print("\nmarginal cost per sample, ms (batch size from the config; simulation = the "
-          "time-step loop only,\npipeline = everything the tool does per extra sample)")
+    print("\nmarginal cost per sample, ms (batch size from the config; sim = the time-step "
+          "loop only; pipe = INIsim:\neverything per extra batch, ann2snn: ANN evaluation + "
+          "simulation + diagnostics)")
     head = (f"{'model':<17}{'INIsim sim':>11}{'ann2snn sim':>12}{'speedup':>9}"
             f"{'INIsim pipe':>12}{'ann2snn pipe':>13}{'speedup':>9}")
     print(head)
@@ -287,6 +303,11 @@ def report(results: dict) -> None:
               f"{r['ann2snn_sim_marginal_s'] * 1e3:>12.3g}{r['speedup_sim']:>8.1f}x"
               f"{r['inisim_pipeline_marginal_s'] * 1e3:>12.3g}"
               f"{r['ann2snn_pipeline_marginal_s'] * 1e3:>13.3g}{r['speedup_pipeline']:>8.1f}x")
+    loads = {k: r.get("load_average_1min") for k, r in results.items()}
+    if all(loads.values()):
+        print("1-min load average (before INIsim, after INIsim, after ann2snn) on "
+              f"{os.cpu_count()} CPUs: " + "; ".join(
+                  f"{k} " + "/".join(f"{x:.1f}" for x in v) for k, v in loads.items()))
     print("\ntargets: |diff| <= 0.5 pp for ReLU outputs, diff >= -0.5 pp for softmax outputs; "
           "agreement >= 95%; speedup >= 100x")
     for name, r in results.items():

@@ -219,7 +219,7 @@ def test_one_warning_names_every_ignored_key(wd, caplog):
         paths="filename_parsed_model = parsed\nfilename_snn = snn",
         tools="parse = False\nserialise_only = True",
         input="num_dvs_events_per_sample = 10\ninput_rate = 300",
-        normalization="diff_to_max_rate = 10",
+        normalization="diff_to_max_rate = 10\nnum_samples = 50",
         conversion="maxpool_type = avg_max\nnum_bits = 8",
         cell="tau_m = 5\nv_reset = -1\ndelay = 2\nscaling_factor = 3",
         output="log_vars = {'all'}\nplot_vars = {'all'}\nverbose = 0\noverwrite = False",
@@ -231,7 +231,8 @@ def test_one_warning_names_every_ignored_key(wd, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     for key in ("filename_parsed_model", "filename_snn", "parse", "serialise_only",
-                "num_dvs_events_per_sample", "input_rate", "diff_to_max_rate", "maxpool_type",
+                "num_dvs_events_per_sample", "input_rate", "diff_to_max_rate", "num_samples",
+                "maxpool_type",
                 "num_bits", "tau_m", "v_reset", "delay", "scaling_factor", "log_vars",
                 "plot_vars", "verbose", "overwrite", "number_of_neurons_per_core",
                 "[restrictions]"):

@@ -133,9 +133,10 @@ def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int]:
         v.error("paths", "dataset_path", f"folder {folder} does not exist")
         return "digits", 1
     if fmt == "npz":
-        for key in ("datagen_kwargs", "dataflow_kwargs"):
-            if v.is_set("input", key):
-                v.ignore("input", key, "only used with dataset_format = jpg")
+        for section, key in (("input", "datagen_kwargs"), ("input", "dataflow_kwargs"),
+                             ("normalization", "num_samples")):
+            if v.is_set(section, key):
+                v.ignore(section, key, "only used with dataset_format = jpg")
         missing = [f for f in ("x_test.npz", "y_test.npz", "x_norm.npz")
                    if not (folder / f).is_file()]
         if missing:
