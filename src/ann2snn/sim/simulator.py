@@ -187,10 +187,15 @@ class SpikingNetwork(torch.nn.Module):
         (counting the current step; ties: lowest index, as torch's max pooling picks)."""
         k, b = s.shape[:2]
         key = node.name + "::count"
-        cnt = torch.cumsum(s, 0)  # counts after each step of the window, all at once
-        if key in state:
-            cnt += state[key]
-        state[key] = cnt[-1].clone()
+        cnt = torch.empty_like(s)  # counts after each step (in-place adds: cumsum is slower)
+        run = state.get(key)
+        for i in range(k):
+            if run is None:
+                cnt[i].copy_(s[i])
+            else:
+                torch.add(run, s[i], out=cnt[i])
+            run = cnt[i]
+        state[key] = run.clone()
         pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
         flat = cnt.flatten(0, 1)
         _, idx = pool(flat, node.kernel, node.stride, node.padding, node.dilation,
