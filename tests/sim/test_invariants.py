@@ -194,3 +194,13 @@ def test_no_output_spike_counts_as_wrong():
     g = one_layer(np.array([[-1.0]], np.float32), np.zeros(1, np.float32))
     out = SpikingNetwork(g).run_batch(torch.tensor([[0.5]]), 5)
     assert out.predictions.tolist() == [[-1]] * 5
+
+
+def test_probe_sees_the_input_in_every_window(rng):
+    seen = {}
+    net = SpikingNetwork(conv_net())
+    x = torch.as_tensor(rng.random((2, 2, 9, 9)), dtype=torch.float32)
+    net.run_batch(x, 10, probe=lambda nm, k, t, t0: seen.setdefault((nm, k), []).append(t0),
+                  window=4)
+    assert seen[("x", "spikes")] == [0, 4, 8]
+    assert seen[("r1", "spikes")] == [0, 4, 8]

@@ -104,6 +104,8 @@ class SpikingNetwork(torch.nn.Module):
                 name = node.name
                 if name in static_cache:
                     vals[name] = (static_cache[name], True)
+                    if probe is not None and isinstance(node, n.Input):  # every window
+                        probe(name, "spikes", x.expand(k, *x.shape), t0)
                     continue
                 if isinstance(node, n.Input):
                     if encoding is Encoding.ANALOG:
@@ -179,7 +181,8 @@ class SpikingNetwork(torch.nn.Module):
         probe(name, "v_pre_reset", torch.stack(v_pre), t0)
         probe(name, "v", torch.stack(v_post), t0)
         out = torch.stack(spikes)
-        probe(name, "spikes", out, t0)
+        if not p.membrane_readout:  # a membrane readout does not spike (docs/traces.md)
+            probe(name, "spikes", out, t0)
         return out, st
 
     def _spiking_maxpool(self, node: n.SpikingMaxPool, s: torch.Tensor, state: dict):
