@@ -7,10 +7,10 @@ config file's folder. The snntoolbox INI format is translated into this same mod
 from __future__ import annotations
 
 import difflib
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
