@@ -34,7 +34,7 @@ from ..ir import Graph, ResetMode
 from ..ir import nodes as n
 from .encoders import Encoding
 from .ops import apply
-from .simulator import BatchOutput, Probe, SpikingNetwork, fold_time, readout_window
+from .simulator import BatchOutput, Probe, SpikingNetwork, WindowOps, run_windows
 
 _COUNTED = (n.Conv, n.Dense, n.AvgPool, n.Scale)
 
@@ -221,63 +221,17 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
     if window is None:
         per_step = b * 8 * 3 * max(math.prod(s) for s in graph.shapes.values())
         window = max(1, min(timesteps, memory_budget // max(per_step, 1)))
-    state: dict[str, object] = {}
-    counts: dict[str, torch.Tensor] = {}
-    sops: dict[str, list[torch.Tensor]] = {}
-    static: dict[str, torch.Tensor] = {}
     ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in graph.of_type(n.IF)}
-    out_name = graph.output
-    out_node = graph[out_name]
-    preds, out_acc = [], None
-    for t0 in range(0, timesteps, window):
-        k = min(window, timesteps - t0)
-        vals: dict[str, tuple[torch.Tensor, bool]] = {}
-        for node in graph:
-            name = node.name
-            if name in static:
-                vals[name] = (static[name], True)
-                if isinstance(node, n.Input) and probe is not None:
-                    probe(name, "spikes", xi.expand(k, *xi.shape), t0)
-                continue
-            if isinstance(node, n.Input):
-                static[name] = xi
-                vals[name] = (xi, True)
-                if probe is not None:
-                    probe(name, "spikes", xi.expand(k, *xi.shape), t0)
-                continue
-            ins = [vals[i] for i in node.inputs]
-            if isinstance(node, n.IF):
-                cur, st = ins[0]
-                p = ifp[name]
-                if name not in state:
-                    state[name] = int_if_init(cur.shape[0 if st else 1:], node, p, dev)
-                s, state[name] = _scan(cur, state[name], p, k, st, probe, name, t0)
-                if not p.membrane_readout:
-                    c = s.sum(0)
-                    counts[name] = counts[name] + c if name in counts else c
-                vals[name] = (s, False)
-                continue
-            if isinstance(node, n.SpikingMaxPool) and not ins[0][1]:
-                vals[name] = (_spiking_maxpool(node, ins[0][0], state), False)
-                continue
-            if all(st for _, st in ins):
-                y = int_apply(node, [v for v, _ in ins], prm)
-                static[name] = y
-                vals[name] = (y, True)
-                continue
-            flat = fold_time(ins, k, b)
-            if count_ops and isinstance(node, _COUNTED) and hasattr(net, "_fanout_of"):
-                ev = (flat[0] != 0).to(torch.float32).reshape(k, b, -1).sum(1)
-                with torch.enable_grad():  # fan-outs may be computed with autograd
-                    fan = net._fanout_of(node, flat[0].shape[1:])
-                sops.setdefault(name, []).append(ev @ fan)
-            y = int_apply(node, flat, prm)
-            vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
-        out_acc, pred = readout_window(vals[out_name][0], out_acc, out_node.membrane_readout)
-        preds.append(pred)
-    return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
-                       counts={k_: v.cpu() for k_, v in counts.items()},
-                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
+    ops = WindowOps(
+        inputs=lambda t0, k: (xi, True),
+        if_init=lambda node, shape: int_if_init(shape, node, ifp[node.name], dev),
+        if_scan=lambda node, cur, v, k, st, t0: _scan(cur, v, ifp[node.name], k, st, probe,
+                                                      node.name, t0),
+        spiking_maxpool=_spiking_maxpool,
+        apply=lambda node, xs: int_apply(node, xs, prm),
+        fanout=net._fanout_of)
+    return run_windows(graph, ops, b, timesteps, window, probe,
+                       set() if count_ops else None)
 
 
 def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool
@@ -315,7 +269,6 @@ def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: in
             posts.append(v)
     s = torch.stack(out)
     if probe is not None:
-        probe(name, "current", cur.expand(k, *cur.shape) if static else cur, t0)
         probe(name, "v_pre_reset", torch.stack(pres), t0)
         probe(name, "v", torch.stack(posts), t0)
         if not p.membrane_readout:  # a membrane readout does not spike (docs/traces.md)

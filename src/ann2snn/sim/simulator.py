@@ -90,73 +90,23 @@ class SpikingNetwork(torch.nn.Module):
         keys = element_keys(seed, torch.as_tensor(sample_index, device=dev), x[0].numel()) \
             if encoding is Encoding.POISSON else None
 
-        state: dict[str, object] = {}
-        counts: dict[str, torch.Tensor] = {}
-        sops: dict[str, list[torch.Tensor]] = {}
-        preds, out_acc = [], None
-        static_cache: dict[str, torch.Tensor] = {}
-        out_name = self.graph.output
-        out_node = self.graph[out_name]
-        for t0 in range(0, timesteps, window):
-            k = min(window, timesteps - t0)
-            vals: dict[str, tuple[torch.Tensor, bool]] = {}
-            for node in self.graph:
-                name = node.name
-                if name in static_cache:
-                    vals[name] = (static_cache[name], True)
-                    if probe is not None and isinstance(node, n.Input):  # every window
-                        probe(name, "spikes", x.expand(k, *x.shape), t0)
-                    continue
-                if isinstance(node, n.Input):
-                    if encoding is Encoding.ANALOG:
-                        vals[name] = (x, True)
-                    elif encoding is Encoding.POISSON:
-                        vals[name] = (poisson_window(x, keys, t0, k, input_rate), False)
-                    else:
-                        vals[name] = (ttfs_window(x, t0, k, timesteps), False)
-                    if probe is not None:
-                        v, st = vals[name]
-                        probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
-                    if vals[name][1]:
-                        static_cache[name] = x
-                    continue
-                ins = [vals[i] for i in node.inputs]
-                if isinstance(node, n.IF):
-                    cur, st = ins[0]
-                    p = IFParams.of(node)
-                    if name not in state:
-                        state[name] = if_init(cur.shape[0 if st else 1:], p, dev)
-                    if probe is not None:
-                        probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
-                    s, state[name] = self._scan(cur, state[name], p, k, st, probe, name, t0)
-                    if not p.membrane_readout:
-                        c = s.sum(0)
-                        counts[name] = counts[name] + c if name in counts else c
-                    vals[name] = (s, False)
-                    continue
-                if isinstance(node, n.SpikingMaxPool) and not ins[0][1]:
-                    vals[name] = (self._spiking_maxpool(node, ins[0][0], state), False)
-                    continue
-                if all(st for _, st in ins):
-                    y = apply(node, [v for v, _ in ins], self.params)
-                    static_cache[name] = y
-                    vals[name] = (y, True)
-                    continue
-                flat = fold_time(ins, k, b)
-                if count_ops and isinstance(node, _COUNTED):
-                    fan = self._fanout_of(node, flat[0].shape[1:])
-                    ev = flat[0] if node.inputs[0] in self._binary else (flat[0] != 0).to(
-                        flat[0].dtype)
-                    sops.setdefault(name, []).append((ev.view(k * b, -1) @ fan).view(k, b)
-                                                     .sum(1))
-                y = apply(node, flat, self.params)
-                vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
-            out_acc, pred = readout_window(vals[out_name][0], out_acc, out_node.membrane_readout)
-            preds.append(pred)
-        return BatchOutput(
-            readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
-            counts={k_: v.cpu() for k_, v in counts.items()},
-            sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
+        def inputs(t0: int, k: int) -> tuple[torch.Tensor, bool]:
+            if encoding is Encoding.ANALOG:
+                return x, True
+            if encoding is Encoding.POISSON:
+                return poisson_window(x, keys, t0, k, input_rate), False
+            return ttfs_window(x, t0, k, timesteps), False
+
+        def init(node: n.IF, shape) -> IFState:
+            return if_init(shape, IFParams.of(node), dev)
+
+        def scan(node, cur, st, k, static, t0):
+            return self._scan(cur, st, IFParams.of(node), k, static, probe, node.name, t0)
+
+        ops = WindowOps(inputs, init, scan, self._spiking_maxpool,
+                        lambda node, xs: apply(node, xs, self.params), self._fanout_of)
+        return run_windows(self.graph, ops, b, timesteps, window, probe,
+                           self._binary if count_ops else None)
 
     def params_device(self) -> torch.device:
         for buf in self.params.buffers():
@@ -254,3 +204,78 @@ def readout_window(s_out: torch.Tensor, prev: torch.Tensor | None, membrane: boo
     pred = run.argmax(-1)
     pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
     return run[-1], pred
+
+
+@dataclass
+class WindowOps:
+    """What differs between the float and the integer simulator; the loop is shared."""
+
+    inputs: Callable  #: (t0, k) -> (input tensor, static?)
+    if_init: Callable  #: (IF node, shape) -> state
+    if_scan: Callable  #: (IF node, current, state, k, static, t0) -> (spikes, state); probes
+    spiking_maxpool: Callable  #: (node, spikes (k, B, ...), state dict) -> gated spikes
+    apply: Callable  #: (node, inputs) -> output, for every other node
+    fanout: Callable  #: (node, input shape) -> synapses per input element (numel,)
+
+
+def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
+                probe: Probe | None, binary: set[str] | None) -> BatchOutput:
+    """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (DESIGN §5).
+
+    Static tensors (functions of an analog input only) are computed once. ``binary``:
+    the nodes whose outputs are 0/1 spikes; None skips the synaptic-operation counts.
+    """
+    state: dict[str, object] = {}
+    counts: dict[str, torch.Tensor] = {}
+    sops: dict[str, list[torch.Tensor]] = {}
+    static: dict[str, torch.Tensor] = {}
+    preds, out_acc = [], None
+    out_node = graph[graph.output]
+    for t0 in range(0, timesteps, window):
+        k = min(window, timesteps - t0)
+        vals: dict[str, tuple[torch.Tensor, bool]] = {}
+        for node in graph:
+            name = node.name
+            if name in static:
+                vals[name] = (static[name], True)
+            elif isinstance(node, n.Input):
+                vals[name] = ops.inputs(t0, k)
+                if vals[name][1]:
+                    static[name] = vals[name][0]
+            if isinstance(node, n.Input) or name in static:
+                v, st = vals[name]
+                if probe is not None and isinstance(node, n.Input):
+                    probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
+                continue
+            ins = [vals[i] for i in node.inputs]
+            if isinstance(node, n.IF):
+                cur, st = ins[0]
+                if name not in state:
+                    state[name] = ops.if_init(node, cur.shape[0 if st else 1:])
+                if probe is not None:
+                    probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
+                s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
+                if not node.membrane_readout:
+                    c = s.sum(0)
+                    counts[name] = counts[name] + c if name in counts else c
+                vals[name] = (s, False)
+            elif isinstance(node, n.SpikingMaxPool) and not ins[0][1]:
+                vals[name] = (ops.spiking_maxpool(node, ins[0][0], state), False)
+            elif all(st for _, st in ins):
+                static[name] = ops.apply(node, [v for v, _ in ins])
+                vals[name] = (static[name], True)
+            else:
+                flat = fold_time(ins, k, b)
+                if binary is not None and isinstance(node, _COUNTED):
+                    fan = ops.fanout(node, flat[0].shape[1:])
+                    ev = flat[0] if node.inputs[0] in binary and flat[0].dtype == fan.dtype \
+                        else (flat[0] != 0).to(fan.dtype)
+                    sops.setdefault(name, []).append((ev.reshape(k * b, -1) @ fan).view(k, b)
+                                                     .sum(1))
+                y = ops.apply(node, flat)
+                vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
+        out_acc, pred = readout_window(vals[graph.output][0], out_acc, out_node.membrane_readout)
+        preds.append(pred)
+    return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
+                       counts={k_: v.cpu() for k_, v in counts.items()},
+                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
