@@ -204,3 +204,26 @@ def test_probe_sees_the_input_in_every_window(rng):
                   window=4)
     assert seen[("x", "spikes")] == [0, 4, 8]
     assert seen[("r1", "spikes")] == [0, 4, 8]
+
+
+@pytest.mark.parametrize("encoding", [Encoding.ANALOG, Encoding.POISSON])
+def test_chunked_batches_equal_one_batch(encoding, rng, monkeypatch):
+    """On CPU a batch whose windows would allocate large tensors is simulated in chunks
+    of samples; every output must be what one batch gives."""
+    import ann2snn.sim.simulator as sim
+
+    net = SpikingNetwork(conv_net())
+    x = torch.as_tensor(rng.random((9, 2, 9, 9)), dtype=torch.float32)
+    whole = net.run_batch(x, 25, encoding, window=5)
+    monkeypatch.setattr(sim, "CPU_TENSOR_BYTES", 4 * 4 * 81 * 5 * 2)  # 2 samples × 5 steps
+    window, chunk = sim.plan_windows(net.graph, 9, 25, None, 4, torch.device("cpu"), True)
+    assert (window, chunk) == (sim.MIN_WINDOW, 1)
+    assert sim.plan_windows(net.graph, 9, 25, 5, 4, torch.device("cpu"), True) == (5, 2)
+    got = net.run_batch(x, 25, encoding, window=5)
+    assert torch.equal(got.readout, whole.readout)
+    assert torch.equal(got.predictions, whole.predictions)
+    assert got.counts.keys() == whole.counts.keys() and got.sops.keys() == whole.sops.keys()
+    for k in whole.counts:
+        assert torch.equal(got.counts[k], whole.counts[k])
+    for k in whole.sops:
+        assert torch.equal(got.sops[k], whole.sops[k])

@@ -68,10 +68,18 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
     Returns spikes ``(steps, ...)`` (the membrane after each update for a membrane
     readout) and the new state. Equal to ``steps`` calls of :func:`if_step`.
     """
-    v = state.v.clone()
+    ref = current if static else current[0]
+    cl = _channels_last(ref)
+    v = state.v.contiguous(memory_format=torch.channels_last) if cl else state.v.clone()
+    if v.data_ptr() == state.v.data_ptr():
+        v = v.clone()
     shape = v.shape
-    out = torch.empty((steps, *shape), dtype=v.dtype, device=v.device)
-    mask = torch.empty(shape, dtype=torch.bool, device=v.device)
+    if cl:  # keep the current's layout: elementwise ops on mixed layouts are slow
+        out = torch.empty((steps * shape[0], *shape[1:]), dtype=v.dtype, device=v.device,
+                          memory_format=torch.channels_last).view(steps, *shape)
+    else:
+        out = torch.empty((steps, *shape), dtype=v.dtype, device=v.device)
+    mask = torch.empty_like(v, dtype=torch.bool)
     thr = p.threshold
     for t in range(steps):
         if p.leak:
@@ -98,3 +106,9 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
         else:
             v.masked_fill_(mask, 0.0)
     return out, IFState(v)
+
+
+def _channels_last(t: torch.Tensor) -> bool:
+    """A 4-d tensor stored channels-last (and not also plain contiguous)."""
+    return (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+            and not t.is_contiguous())

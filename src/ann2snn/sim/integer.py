@@ -22,7 +22,6 @@ layer, the analog input's constant current computed once.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +33,15 @@ from ..ir import Graph, ResetMode
 from ..ir import nodes as n
 from .encoders import Encoding
 from .ops import apply
-from .simulator import BatchOutput, Probe, SpikingNetwork, WindowOps, run_windows
+from .simulator import (
+    BatchOutput,
+    Probe,
+    SpikingNetwork,
+    WindowOps,
+    plan_windows,
+    run_chunked,
+    run_windows,
+)
 
 _COUNTED = (n.Conv, n.Dense, n.AvgPool, n.Scale)
 
@@ -218,9 +225,14 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
                               f"expects {tuple(graph.input_shape)}")
     prm = _params(net, dev)
     b = xi.shape[0]
-    if window is None:
-        per_step = b * 8 * 3 * max(math.prod(s) for s in graph.shapes.values())
-        window = max(1, min(timesteps, memory_budget // max(per_step, 1)))
+    if sample_index is None:
+        sample_index = torch.arange(b)
+    window, chunk = plan_windows(graph, b, timesteps, window, 8, dev, probe is None,
+                                 memory_budget)
+    if chunk < b:
+        return run_chunked(lambda i, j: run_integer(
+            net, xi[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
+            None, count_ops, memory_budget), b, chunk)
     ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in graph.of_type(n.IF)}
     ops = WindowOps(
         inputs=lambda t0, k: (xi, True),
