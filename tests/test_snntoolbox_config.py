@@ -197,20 +197,66 @@ def test_jpg_dataset(tmp_path):
             "dataflow_kwargs = {'target_size': (6, 6), 'color_mode': 'grayscale'}\n")
     cfg = config_from_ini(ini(wd, text))
     assert cfg.data.dataset == f"images:{wd / 'img'}"
-    assert cfg.data.calibration_samples == 6
+    assert cfg.data.calibration_samples == 6 and cfg.data.calibration_split == "train"
     with pytest.raises(ConfigError, match="rescale"):
         config_from_ini(ini(wd, text.replace("{'rescale': 1/255}", "{}")))
     with pytest.raises(ConfigError, match="classes"):
         config_from_ini(ini(wd, text.replace("'color_mode'", "'classes': ['b', 'a'], 'x'")))
 
 
-def test_jpg_without_train_split(tmp_path):
+def write_pngs(folder, classes=("a", "b"), per_class=5):
+    from PIL import Image
+
+    for c in classes:
+        (folder / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((6, 6), 40 * i, np.uint8)).save(folder / c / f"{i}.png")
+
+
+def test_jpg_snntoolbox_layout(tmp_path, caplog):
+    # snntoolbox's own layout: class folders directly under dataset_path, which
+    # flow_from_directory reads both for normalization and for testing
+    write_pngs(tmp_path / "img")
+    (tmp_path / "img" / ".hidden").mkdir()
+    (tmp_path / "m.h5").write_bytes(b"x")
+    text = (f"[paths]\npath_wd = {tmp_path}\ndataset_path = img\nfilename_ann = m\n"
+            "[input]\ndataset_format = jpg\ndatagen_kwargs = {'rescale': 1./255}\n"
+            "[simulation]\nbatch_size = 4\n")
+    with caplog.at_level(logging.WARNING):
+        cfg = config_from_ini(ini(tmp_path, text))
+    assert cfg.data.dataset == f"images:{tmp_path / 'img'}"
+    assert cfg.data.calibration_split == "test"
+    assert cfg.data.calibration_samples == 8  # 10 images, whole batches of 4
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "test images" in warnings[0] and f"{tmp_path / 'img'}/train/<class>/" in warnings[0]
+    # [normalization] num_samples: ceil(num_samples / batch_size) batches, as snntoolbox
+    cfg = config_from_ini(ini(tmp_path, text + "[normalization]\nnum_samples = 5\n"))
+    assert cfg.data.calibration_samples == 8
+    cfg = config_from_ini(ini(tmp_path, text + "[normalization]\nnum_samples = 1\n"))
+    assert cfg.data.calibration_samples == 4
+
+
+def test_jpg_folder_without_images(tmp_path):
     (tmp_path / "img" / "a").mkdir(parents=True)
     (tmp_path / "m.h5").write_bytes(b"x")
     text = (f"[paths]\npath_wd = {tmp_path}\ndataset_path = img\nfilename_ann = m\n"
             "[input]\ndataset_format = jpg\ndatagen_kwargs = {'rescale': 1./255}\n")
-    with pytest.raises(ConfigError, match="never calibrates on test data"):
+    with pytest.raises(ConfigError, match=r"\[paths\] dataset_path = 'img': no .jpg"):
         config_from_ini(ini(tmp_path, text))
+
+
+def test_v_thresh_and_dt(wd):
+    text = base(wd, simulation="duration = 50\ndt = 0.5", cell="v_thresh = 2",
+                input="poisson_input = True\ninput_rate = 500")
+    cfg = config_from_ini(ini(wd, text))
+    assert (cfg.conversion.v_thresh, cfg.conversion.dt) == (2.0, 0.5)
+    assert cfg.simulation.timesteps == 100  # INIsim: int(duration / dt)
+    assert cfg.simulation.input_rate == 0.25  # 500 Hz · 0.5 ms
+    cfg = config_from_ini(ini(wd, base(wd, simulation="duration = 50\ndt = 0.3")))
+    assert cfg.simulation.timesteps == 166 and cfg.conversion.v_thresh == 1.0
+    cfg = config_from_ini(ini(wd, base(wd)))
+    assert (cfg.conversion.v_thresh, cfg.conversion.dt) == (1.0, 1.0)
 
 
 def test_one_warning_names_every_ignored_key(wd, caplog):
@@ -253,7 +299,7 @@ def test_default_values_do_not_warn(wd, caplog):
     ("simulation", "simulator = nest", "set simulator = INI"),
     ("conversion", "spike_code = ttfs", "spike_code = temporal_mean_rate"),
     ("conversion", "spike_code = temporal_pattern", "rate code only"),
-    ("cell", "v_thresh = 0.5", "Set v_thresh = 1"),
+    ("cell", "v_thresh = 0", "must be > 0"),
     ("cell", "tau_refrac = 1", "tau_refrac = 0"),
     ("cell", "reset = Reset by modulo", "modulo is not implemented"),
     ("cell", "reset = Reset by substraction", "did you mean 'Reset by subtraction'"),
@@ -263,7 +309,8 @@ def test_default_values_do_not_warn(wd, caplog):
     ("cell", "quantize_weights = True", "quantization"),
     ("cell", "bias_relaxation = True", "bias relaxation"),
     ("simulation", "top_k = 5", "top-1"),
-    ("simulation", "dt = 0.1", "Set dt = 1"),
+    ("simulation", "dt = 0", "must be > 0"),
+    ("simulation", "dt = 300", "gives no time step"),
     ("simulation", "reset_between_nth_sample = 0", "reset neurons"),
     ("simulation", "early_stopping = True", "full duration"),
     ("simulation", "keras_backend = theano", "without any backend"),
@@ -287,7 +334,7 @@ def test_result_changing_values_are_errors(wd, section, line, needle):
 
 
 def test_all_errors_at_once(wd):
-    text = base(wd, simulation="simulator = brian2\ntop_k = 5", cell="v_thresh = 2")
+    text = base(wd, simulation="simulator = brian2\ntop_k = 5", cell="v_thresh = -2")
     with pytest.raises(ConfigError) as e:
         config_from_ini(ini(wd, text))
     msg = str(e.value)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -47,11 +49,11 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def write_ini(wd, name="tiny", extra=""):
+def write_ini(wd, name="tiny", extra="", label="run1", duration=256, cell=""):
     p = wd / "config"
     p.write_text(f"[paths]\npath_wd = {wd}\ndataset_path = {wd / 'data'}\nfilename_ann = {name}\n"
-                 f"runlabel = run1\n\n[simulation]\nsimulator = INI\nduration = 256\n"
-                 f"batch_size = 8\nnum_to_test = 30\n{extra}")
+                 f"runlabel = {label}\n\n[cell]\n{cell}\n\n[simulation]\nsimulator = INI\n"
+                 f"duration = {duration}\nbatch_size = 8\nnum_to_test = 30\n{extra}")
     return p
 
 
@@ -84,3 +86,82 @@ def test_run_ini_error_exit_code(workdir, capsys):
     assert main(["run", str(ini)]) == 2
     err = capsys.readouterr().err
     assert "top_k" in err and "Traceback" not in err
+
+
+def test_run_ini_v_thresh_and_dt_reach_the_simulator(workdir):
+    """v_thresh = 2, dt = 0.5: INIsim's network is the dt = 1, v_thresh = 1 one with the
+    input weights and all biases times dt/v_thresh = 1/4 (tests/test_snntoolbox_inisim_
+    scaling.py checks that against INIsim's update), simulated for duration/dt steps."""
+    from ann2snn.api import SNN, load
+
+    base_ini = write_ini(workdir, label="base")  # convert only: its net.snn
+    base_ini.write_text(base_ini.read_text() + "\n[tools]\nsimulate = False\n")
+    assert main(["run", str(base_ini), "-q"]) == 0
+    ini = write_ini(workdir, label="scaled", duration=128, cell="v_thresh = 2",
+                    extra="dt = 0.5\n")
+    assert main(["run", str(ini), "-q"]) == 0
+    base, scaled = (workdir / "log" / "gui" / r for r in ("base", "scaled"))
+    metrics = json.loads((scaled / "metrics.json").read_text())
+    assert metrics["timesteps"] == 256  # int(128 / 0.5)
+    b, s = load(base / "net.snn").graph, load(scaled / "net.snn").graph
+    conv = next(x.name for x in b if x.op == "Conv")
+    dense = next(x.name for x in b if x.op == "Dense")
+    assert np.array_equal(s[conv].weight, b[conv].weight / 4)
+    assert np.array_equal(s[conv].bias, b[conv].bias / 4)
+    assert np.array_equal(s[dense].weight, b[dense].weight)
+    assert np.array_equal(s[dense].bias, b[dense].bias / 4)
+    assert s.meta["normalization"]["v_thresh"] == 2.0
+    # the hand-built expectation: base network, input weights and biases / 4, 256 steps
+    import dataclasses
+
+    hand = b.replace([dataclasses.replace(x, weight=x.weight / 4 if x.op == "Conv" else x.weight,
+                                          bias=x.bias / 4) if x.op in ("Conv", "Dense") else x
+                      for x in b])
+    x = np.load(workdir / "data" / "x_test.npz")["arr_0"][:24].transpose(0, 3, 1, 2)
+    want = SNN(hand)(torch.from_numpy(np.ascontiguousarray(x)), 256).numpy()
+    got = np.load(scaled / "predictions.npz")["snn_readout"]
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, SNN(b)(torch.from_numpy(np.ascontiguousarray(x)), 256).numpy())
+
+
+def write_pngs(folder, classes, per_class, rng):
+    from PIL import Image
+
+    for c in classes:
+        (folder / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(
+                folder / c / f"{i}.png")
+
+
+@pytest.mark.parametrize("layout", ["snntoolbox", "train_test"])
+def test_run_ini_image_folders(workdir, layout, caplog):
+    rng = np.random.default_rng(5)
+    img = workdir / "img"
+    if layout == "snntoolbox":  # class folders directly under dataset_path
+        write_pngs(img, "abc", 4, rng)
+    else:
+        write_pngs(img / "train", "abc", 3, rng)
+        write_pngs(img / "test", "abc", 4, rng)
+    ini = workdir / "config.ini"
+    ini.write_text(f"[paths]\npath_wd = {workdir}\ndataset_path = img\nfilename_ann = tiny\n"
+                   "[input]\ndataset_format = png\ndatagen_kwargs = {'rescale': 1/255}\n"
+                   "dataflow_kwargs = {'target_size': (6, 6), 'color_mode': 'grayscale'}\n"
+                   "[simulation]\nduration = 32\nbatch_size = 4\nnum_to_test = 12\n")
+    with caplog.at_level(logging.WARNING, logger="ann2snn"):
+        assert main(["run", str(ini), "-q"]) == 0
+    out = workdir / "log" / "gui" / "test"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 12
+    pred = np.load(out / "predictions.npz")
+    np.testing.assert_array_equal(pred["labels"], np.repeat([0, 1, 2], 4))  # sorted classes
+    config = json.loads((out / "config.json").read_text())
+    warned = [r.getMessage() for r in caplog.records if "calibrating on the test" in r.getMessage()]
+    if layout == "snntoolbox":  # normalized on the 12 test images themselves, as snntoolbox
+        assert config["data"]["calibration_split"] == "test"
+        assert config["data"]["calibration_samples"] == 12
+        assert len(warned) == 1
+    else:
+        assert config["data"]["calibration_split"] == "train"
+        assert config["data"]["calibration_samples"] == 9
+        assert not warned

@@ -30,6 +30,9 @@ class DataConfig(_Strict):
     data_dir: str | None = None
     num_samples: int | None = Field(None, ge=1)
     calibration_samples: int = Field(1000, ge=1)
+    calibration_split: Literal["train", "test"] = Field(
+        "train", description="split the calibration images come from; 'test' only for "
+        "snntoolbox's image-folder layout, which normalizes on the test images")
     standardize: bool = False
     seed: int = 0
     sample_indices: list[int] | None = None
@@ -43,6 +46,11 @@ class ConversionConfig(_Strict):
     reset: Literal["subtract", "zero"] = "subtract"
     v0: float = 0.0
     softmax_readout: Literal["membrane", "spikes"] = "membrane"
+    v_thresh: float = Field(1.0, gt=0, description="INIsim's threshold, in units of each "
+                            "population's scale λ (folded into the weights: λ·v_thresh)")
+    dt: float = Field(1.0, gt=0, description="INIsim's time step: analog input and biases "
+                      "count dt per step (folded into the weights: λ/dt); timesteps stays "
+                      "the number of steps")
 
 
 class SimulationConfig(_Strict):

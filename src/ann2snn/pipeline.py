@@ -17,6 +17,7 @@ from .config import RunConfig
 from .data import calibration_data, load_dataset
 from .errors import ModelFileError
 from .ir import Graph
+from .passes.rescale import fold_threshold_and_dt
 from .results import SimulationResult, write_atomic
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,15 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
     out = Path(cfg.output.dir)
     t0 = time.perf_counter()
     calib = calibration_data(d.dataset, n=d.calibration_samples, data_dir=d.data_dir,
-                             seed=d.seed, standardize=d.standardize)
+                             seed=d.seed, standardize=d.standardize, split=d.calibration_split)
     graph: Graph = load_user_model(cfg.model.path, cfg.model.weights, calib)
     snn = convert(graph, calib, percentile=c.percentile, method=c.method,
                   per_channel=c.per_channel, max_to_avg_pool=c.max_to_avg_pool, reset=c.reset,
                   v0=c.v0, softmax_readout=c.softmax_readout)
+    if c.v_thresh != 1 or c.dt != 1:  # INIsim's threshold and time step (passes/rescale.py)
+        g, ann = fold_threshold_and_dt(snn.graph, snn.ann_graph, c.v_thresh, c.dt,
+                                       spike_input=s.encoding != "analog")
+        snn = SNN(g, ann)
     convert_s = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     resolved = cfg.model_dump(mode="json")

@@ -8,11 +8,14 @@ into a :class:`~ann2snn.config.RunConfig` with the same meaning as INIsim's
 - the model is ``path_wd/filename_ann.h5`` (``model_lib = keras``), the data set the
   npz files or image folders in ``dataset_path``, and the outputs go to
   ``log_dir_of_current_run`` (default ``path_wd/log/gui/runlabel``);
-- ``duration`` steps of ``dt = 1``; the test samples are the ones INIsim tests: the
-  first ``num_to_test`` (raised to ``batch_size`` and rounded down to whole batches),
-  or the ``sample_idxs_to_test`` that fill whole batches;
-- calibration on all of ``x_norm.npz`` (whole batches), percentile of the non-zero
-  activations, threshold 1, reset by subtraction or to zero.
+- ``int(duration / dt)`` steps; ``v_thresh`` and ``dt`` are folded into the weights
+  exactly (``conversion.v_thresh``/``dt``, applied by passes/rescale.py); the test
+  samples are the ones INIsim tests: the first ``num_to_test`` (raised to
+  ``batch_size`` and rounded down to whole batches), or the ``sample_idxs_to_test``
+  that fill whole batches;
+- calibration on all of ``x_norm.npz`` (whole batches), or for image folders on
+  ``train/`` or, in snntoolbox's own layout, on the test images as snntoolbox does (with
+  a warning); percentile of the non-zero activations, reset by subtraction or to zero.
 
 Keys ann2snn does not implement but which cannot change INIsim's results are named in
 one warning. Values that would change the results, unknown sections and keys, and bad
@@ -196,13 +199,17 @@ def _translate(v: _Values, path: Path) -> dict[str, Any]:
                 "backend; remove the key")
     dt = v.get("simulation", "dt")
     duration = v.get("simulation", "duration")
-    if dt != 1:
-        v.error("simulation", "dt", f"INIsim then runs duration/dt = {duration / dt:g} steps "
-                "and scales inputs and biases by dt, which is the same as thresholds of "
-                "1/dt; ann2snn simulates unit steps with threshold 1. Set dt = 1 (and "
-                "duration to the number of steps)")
-    if duration < 1:
-        v.error("simulation", "duration", "must be at least 1 (time steps)")
+    steps = 1
+    if dt <= 0:
+        v.error("simulation", "dt", "must be > 0 (ms per time step)")
+    elif duration < 1:
+        v.error("simulation", "duration", "must be at least 1 (ms of simulated time)")
+    else:
+        steps = int(duration / dt)  # INIsim's _num_timesteps (simulation/utils.py)
+        if steps < 1:
+            v.error("simulation", "dt", f"duration / dt = {duration / dt:g} gives no time "
+                    "step; make dt at most duration")
+            steps = 1
     batch = v.get("simulation", "batch_size")
     if batch < 1:
         v.error("simulation", "batch_size", "must be at least 1")
@@ -213,7 +220,7 @@ def _translate(v: _Values, path: Path) -> dict[str, Any]:
     num_samples, indices = test_samples(v, batch)
 
     # -- [input] ------------------------------------------------------------------
-    dataset, calib = dataset_spec(v, resolve, batch)
+    dataset, calib, calib_split = dataset_spec(v, resolve, batch)
     poisson = v.get("input", "poisson_input")
     rate = v.get("input", "input_rate") * dt / 1000.0
     if not poisson and v.is_set("input", "input_rate"):
@@ -230,11 +237,9 @@ def _translate(v: _Values, path: Path) -> dict[str, Any]:
         v.error("conversion", "spike_code", "ann2snn implements the rate code only; set "
                 "spike_code = temporal_mean_rate (its 'ttfs' input encoding is not "
                 "snntoolbox's ttfs neuron model)")
-    if v.get("cell", "v_thresh") != 1:
-        v.error("cell", "v_thresh", "ann2snn's neurons have threshold 1 after "
-                "normalization; INIsim's threshold v_thresh is the same as multiplying every "
-                "layer's normalization scale by v_thresh, which ann2snn does not offer. Set "
-                "v_thresh = 1")
+    v_thresh = v.get("cell", "v_thresh")
+    if v_thresh <= 0:
+        v.error("cell", "v_thresh", "must be > 0")
     if v.get("cell", "tau_refrac") != 0:
         v.error("cell", "tau_refrac", "refractory periods are not implemented; set "
                 "tau_refrac = 0")
@@ -254,14 +259,15 @@ def _translate(v: _Values, path: Path) -> dict[str, Any]:
     return {
         "model": model,
         "data": {"dataset": dataset, "num_samples": num_samples, "sample_indices": indices,
-                 "calibration_samples": calib},
+                 "calibration_samples": calib, "calibration_split": calib_split},
         "conversion": {
             "method": "percentile", "percentile": pct,
             "max_to_avg_pool": v.get("conversion", "max2avg_pool"),
             "reset": RESETS.get(reset, "subtract"), "v0": 0.0,
+            "v_thresh": v_thresh if v_thresh > 0 else 1.0, "dt": dt if dt > 0 else 1.0,
             "softmax_readout": "spikes" if v.get("conversion", "softmax_to_relu")
             else "membrane"},
-        "simulation": {"timesteps": max(duration, 1), "batch_size": batch,
+        "simulation": {"timesteps": steps, "batch_size": batch,
                        "encoding": "poisson" if poisson else "analog",
                        "input_rate": rate if rate > 0 else 1.0},
         "tools": {"evaluate_ann": v.get("tools", "evaluate_ann"),

@@ -120,18 +120,19 @@ def test_samples(v: _Values, batch: int) -> tuple[int | None, list[int] | None]:
     return eff, None
 
 
-def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int]:
-    """The dataset spec and the number of calibration samples snntoolbox would use."""
+def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int, str]:
+    """The dataset spec, and the number of calibration samples and the split they come
+    from, as snntoolbox would use them."""
     fmt = v.get("input", "dataset_format")
     raw = v.get("paths", "dataset_path")
     if not raw:
         v.errors.append("[paths] dataset_path is missing: name the folder holding x_test.npz, "
                         "y_test.npz and x_norm.npz (or the image class folders)")
-        return "digits", 1
+        return "digits", 1, "train"
     folder = resolve(raw)
     if not folder.is_dir():
         v.error("paths", "dataset_path", f"folder {folder} does not exist")
-        return "digits", 1
+        return "digits", 1, "train"
     if fmt == "npz":
         for section, key in (("input", "datagen_kwargs"), ("input", "dataflow_kwargs"),
                              ("normalization", "num_samples")):
@@ -142,29 +143,58 @@ def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int]:
         if missing:
             v.error("paths", "dataset_path", f"missing {', '.join(missing)} (x_norm.npz holds "
                     "the normalization data, which ann2snn always needs)")
-            return "digits", 1
+            return "digits", 1, "train"
         # snntoolbox normalizes on whole batches of x_norm (get_activations_layer)
         n = _npz_length(folder / "x_norm.npz")
-        return f"npz:{folder}", (n // batch * batch or n) if n else 1000
+        return f"npz:{folder}", (n // batch * batch or n) if n else 1000, "train"
     if fmt in ("jpg", "png"):
         _check_image_kwargs(v)
-        train, test = folder / "train", folder / "test"
-        if not (train.is_dir() and test.is_dir()):
-            v.error("paths", "dataset_path", "snntoolbox normalizes on the test images "
-                    "themselves; ann2snn never calibrates on test data. Arrange the images as "
-                    f"{folder}/train/<class>/ and {folder}/test/<class>/")
-            return "digits", 1
-        n = v.get("normalization", "num_samples")
-        if n is None:
-            n = sum(1 for p in train.glob("*/*") if p.suffix.lower() in _IMAGE_EXTS)
-        return f"images:{folder}", max(1, n)
+        return _image_folders(v, folder, batch)
     if fmt == "aedat":
         v.error("input", "dataset_format", "DVS event input is not implemented; use npz or jpg")
     else:
         close = difflib.get_close_matches(fmt, ["npz", "jpg", "png"], n=1)
         v.error("input", "dataset_format", "unknown format"
                 + (f"; did you mean '{close[0]}'?" if close else "; use npz or jpg"))
-    return "digits", 1
+    return "digits", 1, "train"
+
+
+def _image_folders(v: _Values, folder: Path, batch: int) -> tuple[str, int, str]:
+    """``images:DIR``: ann2snn's DIR/train/<class>/ + DIR/test/<class>/, or snntoolbox's
+    own DIR/<class>/, whose images are both normalized on and tested, as in snntoolbox."""
+    n = v.get("normalization", "num_samples")
+    train, test = folder / "train", folder / "test"
+    if train.is_dir() and test.is_dir():
+        if n is None:
+            n = _count_images(train, v)
+        return f"images:{folder}", max(1, n), "train"
+    # snntoolbox: one flow_from_directory(directory=dataset_path) serves as normset and
+    # testset (datasets/utils.py, get_dataset); normalize_parameters draws ceil(num_samples
+    # / batch_size) batches from it (num_samples defaults to one pass over all images) and
+    # get_activations_layer keeps whole batches only (conversion/utils.py)
+    total = _count_images(folder, v)
+    if not total:
+        v.error("paths", "dataset_path", f"no .jpg/.jpeg/.png images in class folders "
+                f"{folder}/<class>/ (snntoolbox's layout), nor {folder}/train/<class>/ and "
+                f"{folder}/test/<class>/")
+        return "digits", 1, "train"
+    want = total if n is None else min(-(-max(n, 1) // batch) * batch, total)
+    log.warning("%s: calibrating on the test images themselves, as snntoolbox does with "
+                "class folders directly under dataset_path (the scales then fit the test "
+                "set, and the accuracy is optimistic). Arrange the images as %s/train/<class>/"
+                " and %s/test/<class>/ to calibrate on the train images instead",
+                v.source, folder, folder)
+    return f"images:{folder}", want // batch * batch or want, "test"
+
+
+def _count_images(folder: Path, v: _Values) -> int:
+    try:
+        return sum(1 for p in folder.glob("*/*") if p.suffix.lower() in _IMAGE_EXTS
+                   and p.is_file() and not p.name.startswith(".")
+                   and not p.parent.name.startswith("."))
+    except OSError as e:
+        v.error("paths", "dataset_path", f"cannot list {folder} ({e.strerror})")
+        return 0
 
 
 def _check_image_kwargs(v: _Values) -> None:

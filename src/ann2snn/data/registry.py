@@ -181,30 +181,36 @@ def calibration_data(
     *,
     download: bool = True,
     channels_last: bool | None = None,
+    split: str = "train",
 ) -> np.ndarray:
     """``n`` samples of the TRAIN split (seeded, without replacement), for calibration.
 
-    Calibration (finding activation scales) must not see test data, so this only ever
-    reads the train split: for npz that is ``x_norm.npz``, and a DatasetError says so
-    if it is missing. If the split has fewer than ``n`` samples, all are returned.
+    Calibration (finding activation scales) must not see test data, so this reads the
+    train split: for npz that is ``x_norm.npz``, and a DatasetError says so if it is
+    missing. If the split has fewer than ``n`` samples, all are returned. ``split =
+    "test"`` exists only to reproduce the SNN Toolbox, which normalizes image folders
+    on the very images it tests (its caller says so in a warning).
     """
     if int(n) <= 0:
         raise DatasetError(f"calibration needs n >= 1 samples, got {n}")
+    if split not in SPLITS:
+        raise DatasetError(f"calibration split '{split}': use 'train' or 'test'")
     ds = load_dataset(
         spec,
-        "train",
+        split,
         data_dir=data_dir,
         standardize=standardize,
         download=download,
         channels_last=channels_last,
     )
     if len(ds) == 0:
-        raise DatasetError(f"{ds.name}: the train split is empty; no calibration data")
+        raise DatasetError(f"{ds.name}: the {split} split is empty; no calibration data")
     if n > len(ds):
         logger.warning(
-            "%s: only %d training samples, fewer than the %d asked for calibration; using all",
+            "%s: only %d %s samples, fewer than the %d asked for calibration; using all",
             ds.name,
             len(ds),
+            split,
             n,
         )
     rng = np.random.default_rng(seed)
