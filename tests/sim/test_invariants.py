@@ -227,3 +227,30 @@ def test_chunked_batches_equal_one_batch(encoding, rng, monkeypatch):
         assert torch.equal(got.counts[k], whole.counts[k])
     for k in whole.sops:
         assert torch.equal(got.sops[k], whole.sops[k])
+
+
+@pytest.mark.parametrize("kernel,ceil", [((2, 2), False), ((3, 2), True), ((2,), False),
+                                         ((3,), True)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_spiking_maxpool_key_gate_equals_index_gate(kernel, ceil, channels_last, rng):
+    """The one-max-pool gate (count, position and spike packed in one key) picks the same
+    input as max pooling with indices: the highest count, ties to the lowest index."""
+    import torch.nn.functional as F
+
+    from ann2snn.sim.simulator import _gate_by_key, _window_positions
+
+    d = len(kernel)
+    node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0,) * d,
+                            dilation=(1,) * d, ceil_mode=ceil)
+    spatial = (7, 5)[:d] if d == 2 else (11,)
+    cnt = torch.as_tensor(rng.integers(0, 3, (6, 3, *spatial)), dtype=torch.float32)
+    s = torch.as_tensor(rng.integers(0, 2, cnt.shape), dtype=torch.float32)
+    if channels_last and d == 2:
+        cnt = cnt.contiguous(memory_format=torch.channels_last)
+        s = s.contiguous(memory_format=torch.channels_last)
+    pool = F.max_pool1d if d == 1 else F.max_pool2d
+    _, idx = pool(cnt, kernel, kernel, 0, 1, ceil, return_indices=True)
+    ref = torch.gather(s.flatten(2), 2, idx.flatten(2)).view(idx.shape)
+    got = _gate_by_key(node, cnt, s, *_window_positions(node, spatial, "cpu"))
+    assert torch.equal(got, ref)
+    assert (ref == 0).any() and (ref == 1).any()

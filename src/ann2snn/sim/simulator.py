@@ -162,12 +162,17 @@ class SpikingNetwork(torch.nn.Module):
                 torch.add(run, s[i], out=cnt[i])
             run = cnt[i]
         state[key] = run.clone()
-        pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
-        flat = cnt.flatten(0, 1)
-        _, idx = pool(flat, node.kernel, node.stride, node.padding, node.dilation,
-                      node.ceil_mode, return_indices=True)
-        out = torch.gather(s.flatten(0, 1).flatten(2), 2, idx.flatten(2))
-        return out.view(k, b, *idx.shape[1:])
+        steps = state[key + "::steps"] = state.get(key + "::steps", 0) + k
+        flat, sf = cnt.flatten(0, 1), s.flatten(0, 1)
+        pos = _window_positions(node, tuple(sf.shape[2:]), s.device)
+        if pos is not None and (steps + 1) * 2 * pos[1] < 1 << 24:
+            out = _gate_by_key(node, flat, sf, *pos)
+        else:
+            pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+            _, idx = pool(flat, node.kernel, node.stride, node.padding, node.dilation,
+                          node.ceil_mode, return_indices=True)
+            out = torch.gather(sf.flatten(2), 2, idx.flatten(2)).view(idx.shape)
+        return out.view(k, b, *out.shape[1:])
 
     def _fanout_of(self, node: n.Node, in_shape) -> torch.Tensor:
         """Synapses leaving each input element (see analysis.counts.fanout), shape (numel,)."""
@@ -182,6 +187,34 @@ class SpikingNetwork(torch.nn.Module):
 
 _PASS = (n.SpikingMaxPool, n.Flatten, n.Reshape, n.Pad, n.Transpose, n.Concat, n.Upsample,
          n.Identity)
+
+
+def _window_positions(node: n.SpikingMaxPool, spatial: tuple[int, ...], device
+                      ) -> tuple[torch.Tensor, int] | None:
+    """(2·(P − 1 − position in its pooling window) per input element, P = window size)
+    for non-overlapping windows without padding or dilation; None otherwise."""
+    if tuple(node.kernel) != tuple(node.stride) or any(node.padding) or \
+            any(d != 1 for d in node.dilation):
+        return None
+    area = math.prod(node.kernel)
+    pos = torch.zeros(spatial, dtype=torch.float32)
+    for axis, (size, kern) in enumerate(zip(spatial, node.kernel)):
+        inner = math.prod(node.kernel[axis + 1:])
+        shape = [1] * len(spatial)
+        shape[axis] = size
+        pos = pos + (torch.arange(size) % kern).to(torch.float32).view(shape) * inner
+    return (2 * (area - 1 - pos)).to(device), area
+
+
+def _gate_by_key(node: n.SpikingMaxPool, cnt: torch.Tensor, s: torch.Tensor,
+                 pos: torch.Tensor, area: int) -> torch.Tensor:
+    """Spiking max pooling with one plain max pool: key = 2P·count + 2(P−1−pos) + spike
+    is largest for the highest count, then the lowest position in the window, and its
+    parity is that input's spike. Exact while keys stay below 2^24 (float32 integers)."""
+    key = torch.add(s, pos).add_(cnt, alpha=2 * area)
+    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+    m = pool(key, node.kernel, node.stride, 0, 1, node.ceil_mode)
+    return torch.remainder(m, 2.0)
 
 
 def _binary_nodes(graph: Graph) -> set[str]:
