@@ -273,7 +273,43 @@ def compare(args, work: Path, name: str) -> dict:
     res["speedup_sim"] = res["inisim_sim_marginal_s"] / res["ann2snn_sim_marginal_s"]
     res["speedup_pipeline"] = (res["inisim_pipeline_marginal_s"]
                                / res["ann2snn_pipeline_marginal_s"])
+    res.update(cost_floor(ours["metrics"], res["inisim_sim_marginal_s"], args.peak_flops))
+    res["peak_gflops"] = args.peak_flops / 1e9
     return res
+
+
+def peak_flops() -> float:
+    """This CPU's float32 rate in a large matrix product (FLOP/s, best of 5): an upper
+    bound on what any dense simulator's arithmetic can reach here."""
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 2048 ** 3 / best
+
+
+def cost_floor(metrics: dict, inisim_s: float, flops: float) -> dict:
+    """Lower bounds on the simulation cost per sample, from the run's operation counts.
+
+    dense: every step multiplies the spiking layers' inputs by their weights (the ANN's
+    MACs less the first layer's, whose analog input is constant): 2·MACs·T FLOPs.
+    events: an ideal event-driven simulator adds one weight per synaptic event: SOPs
+    FLOPs. Both at the matrix-product rate, ignoring the neuron updates and memory
+    traffic, so real code is slower; the ratios are the most any such simulator could
+    gain over INIsim on this CPU.
+    """
+    t = metrics["timesteps"]
+    dense = 2.0 * (metrics["ann_macs_per_sample"] - metrics["first_layer_macs_per_sample"]) * t
+    events = float(metrics["synaptic_ops_per_sample"])
+    return {"dense_flops_per_sample": dense, "event_flops_per_sample": events,
+            "dense_floor_s": dense / flops, "event_floor_s": events / flops,
+            "max_speedup_dense": inisim_s * flops / max(dense, 1.0),
+            "max_speedup_events": inisim_s * flops / max(events, 1.0)}
 
 
 def report(results: dict) -> None:
@@ -303,6 +339,19 @@ def report(results: dict) -> None:
               f"{r['ann2snn_sim_marginal_s'] * 1e3:>12.3g}{r['speedup_sim']:>8.1f}x"
               f"{r['inisim_pipeline_marginal_s'] * 1e3:>12.3g}"
               f"{r['ann2snn_pipeline_marginal_s'] * 1e3:>13.3g}{r['speedup_pipeline']:>8.1f}x")
+    print("\nlower bounds on the simulation cost per sample at this CPU's matrix-product rate "
+          f"({next(iter(results.values()))['peak_gflops']:.0f} GFLOP/s): dense = spiking "
+          "layers' MACs every step,\nevents = one add per synaptic event (ideal event-driven); "
+          "max = INIsim sim / bound, the most any such simulator could gain")
+    head = (f"{'model':<17}{'dense MFLOP':>12}{'bound ms':>9}{'max':>8}"
+            f"{'events MFLOP':>13}{'bound ms':>9}{'max':>8}")
+    print(head)
+    print("-" * len(head))
+    for name, r in results.items():
+        print(f"{name:<17}{r['dense_flops_per_sample'] / 1e6:>12.3g}"
+              f"{r['dense_floor_s'] * 1e3:>9.3g}{r['max_speedup_dense']:>7.0f}x"
+              f"{r['event_flops_per_sample'] / 1e6:>13.3g}{r['event_floor_s'] * 1e3:>9.3g}"
+              f"{r['max_speedup_events']:>7.0f}x")
     loads = {k: r.get("load_average_1min") for k, r in results.items()}
     if all(loads.values()):
         print("1-min load average (before INIsim, after INIsim, after ann2snn) on "
@@ -355,6 +404,8 @@ def main() -> None:
     trained = train_models(args, work)
     for name, info in trained.items():
         print(f"  trained {name}: Keras test accuracy {info['test_accuracy']:.2%}")
+    args.peak_flops = peak_flops()
+    print(f"float32 matrix-product rate on this CPU: {args.peak_flops / 1e9:.0f} GFLOP/s")
     results = {}
     for name in args.models.split(","):
         results[name] = compare(args, work, name)
