@@ -119,6 +119,8 @@ def test_errors_name_the_layers():
                    stride=(1, 1), padding=(0, 0), dilation=(1, 1))]
     with pytest.raises(ConversionError, match="leak"):
         quantize(Graph([*base, n.IF("s", ("c",), leak=0.1)]), QuantSpec())
+    with pytest.raises(ConversionError, match="threshold 0.5"):
+        quantize(Graph([*base, n.IF("s", ("c",), threshold=0.5)]), QuantSpec())
     bad_pool = [*base, n.IF("s", ("c",)),
                 n.AvgPool("ap", ("s",), kernel=(2, 2), stride=(2, 2), padding=(1, 1),
                           count_include_pad=False), n.IF("o", ("ap",))]

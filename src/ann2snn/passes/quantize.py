@@ -74,6 +74,10 @@ class _Quantizer:
             if x.leak:
                 raise ConversionError(f"IF '{x.name}' has leak {x.leak}; integer mode "
                                       "supports leak = 0 only")
+            if x.threshold != 1.0:  # the integer thresholds are chosen for θ = 1
+                raise ConversionError(f"IF '{x.name}' has threshold {x.threshold}; integer "
+                                      "mode quantizes networks with threshold 1 (scale the "
+                                      "weights into it: ann2snn.passes.rescale)")
         for x in self.g.of_type(n.AvgPool):
             _check_avgpool(x, self.g.shapes[x.inputs[0]])
 
