@@ -254,3 +254,20 @@ def test_spiking_maxpool_key_gate_equals_index_gate(kernel, ceil, channels_last,
     got = _gate_by_key(node, cnt, s, *_window_positions(node, spatial, "cpu"))
     assert torch.equal(got, ref)
     assert (ref == 0).any() and (ref == 1).any()
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 8, 6), (2, 3, 7, 5)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_2x2_pooling_equals_torch_pooling(shape, channels_last, rng):
+    """The simulator's 2×2 pooling on strided views gives torch's results bit for bit
+    (same summation order), on any float input and odd sizes."""
+    import torch.nn.functional as F
+
+    from ann2snn.sim.simulator import _quarters, _sum4
+
+    x = torch.as_tensor(rng.normal(size=shape), dtype=torch.float32)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(_quarters(x, _sum4).mul_(0.25), F.avg_pool2d(x, 2))
+    mx = _quarters(x, lambda q: torch.maximum(torch.maximum(q[0], q[1]), q[2]).maximum(q[3]))
+    assert torch.equal(mx, F.max_pool2d(x, 2))

@@ -123,8 +123,11 @@ class SpikingNetwork(torch.nn.Module):
         channels-last, and so do the IF populations and pools after it (their ops keep
         the layout), until a Flatten or Reshape reads it in logical order.
         """
-        if isinstance(node, n.Conv) and node.ndim == 2 and xs[0].device.type == "cpu":
-            xs = [xs[0].contiguous(memory_format=torch.channels_last)]
+        if xs and xs[0].device.type == "cpu":
+            if isinstance(node, n.Conv) and node.ndim == 2:
+                xs = [xs[0].contiguous(memory_format=torch.channels_last)]
+            elif isinstance(node, n.AvgPool) and _is_2x2(node):
+                return _quarters(xs[0], _sum4).mul_(0.25)
         return apply(node, xs, self.params)
 
     def _scan(self, cur, st: IFState, p: IFParams, k: int, static: bool, probe, name, t0):
@@ -212,9 +215,32 @@ def _gate_by_key(node: n.SpikingMaxPool, cnt: torch.Tensor, s: torch.Tensor,
     is largest for the highest count, then the lowest position in the window, and its
     parity is that input's spike. Exact while keys stay below 2^24 (float32 integers)."""
     key = torch.add(s, pos).add_(cnt, alpha=2 * area)
-    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
-    m = pool(key, node.kernel, node.stride, 0, 1, node.ceil_mode)
-    return torch.remainder(m, 2.0)
+    if _is_2x2(node) and key.device.type == "cpu":
+        m = _quarters(key, lambda q: torch.maximum(torch.maximum(q[0], q[1]), q[2]).maximum(q[3]))
+    else:
+        pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+        m = pool(key, node.kernel, node.stride, 0, 1, node.ceil_mode)
+    return torch.frac(m.mul_(0.5)).mul_(2.0)  # the parity (remainder is 7x slower)
+
+
+def _is_2x2(node) -> bool:
+    """2×2 pooling with stride 2, no padding, floor mode (the common case)."""
+    return (tuple(node.kernel) == (2, 2) and tuple(node.stride) == (2, 2)
+            and not any(node.padding) and not node.ceil_mode
+            and all(d == 1 for d in getattr(node, "dilation", (1, 1))))
+
+
+def _sum4(q: list[torch.Tensor]) -> torch.Tensor:
+    return q[0].add(q[1]).add_(q[2]).add_(q[3])
+
+
+def _quarters(x: torch.Tensor, reduce) -> torch.Tensor:
+    """``reduce`` over the four strided views x[..., i::2, j::2] of a (N, C, H, W) tensor
+    (row-major window order, as the pooling kernels): about 2x faster than torch's 2×2
+    pooling on CPU, and the layout (channels-last) is kept."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    return reduce([x[..., i::2, j::2] for i in (0, 1) for j in (0, 1)])
 
 
 def _binary_nodes(graph: Graph) -> set[str]:
