@@ -312,46 +312,49 @@ def cost_floor(metrics: dict, inisim_s: float, flops: float) -> dict:
             "max_speedup_events": inisim_s * flops / max(events, 1.0)}
 
 
+def _table(title: str, head: str, rows: list[str]) -> None:
+    print(title)
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        print(row)
+
+
+def _accuracy_row(name: str, r: dict) -> str:
+    counts = f"{r['count_exact_agreement']:.1%}" if "count_exact_agreement" in r else "memb."
+    return (f"{name:<17}{r['samples']:>6}{r['duration']:>5}{r['ann_accuracy_keras']:>8.2%}"
+            f"{r['inisim_accuracy']:>8.2%}{r['ann2snn_accuracy']:>8.2%}"
+            f"{(r['ann2snn_accuracy'] - r['inisim_accuracy']) * 100:>+8.2f}"
+            f"{r['prediction_agreement']:>8.1%}{counts:>9}")
+
+
 def report(results: dict) -> None:
-    print("\naccuracy on the same test samples (pp = percentage points); agree = same "
-          "predicted class;\ncounts= : identical output spike-count vectors (memb.: ann2snn "
-          "reads a softmax output from the membrane)")
-    head = (f"{'model':<17}{'N':>6}{'T':>5}{'ANN':>8}{'INIsim':>8}{'ann2snn':>8}"
-            f"{'diff pp':>8}{'agree':>8}{'counts=':>9}")
-    print(head)
-    print("-" * len(head))
-    for name, r in results.items():
-        counts = (f"{r['count_exact_agreement']:.1%}" if "count_exact_agreement" in r
-                  else "memb.")
-        print(f"{name:<17}{r['samples']:>6}{r['duration']:>5}{r['ann_accuracy_keras']:>8.2%}"
-              f"{r['inisim_accuracy']:>8.2%}{r['ann2snn_accuracy']:>8.2%}"
-              f"{(r['ann2snn_accuracy'] - r['inisim_accuracy']) * 100:>+8.2f}"
-              f"{r['prediction_agreement']:>8.1%}{counts:>9}")
-    print("\nmarginal cost per sample, ms (batch size from the config; sim = the time-step "
-          "loop only; pipe = INIsim:\neverything per extra batch, ann2snn: ANN evaluation + "
-          "simulation + diagnostics)")
-    head = (f"{'model':<17}{'INIsim sim':>11}{'ann2snn sim':>12}{'speedup':>9}"
-            f"{'INIsim pipe':>12}{'ann2snn pipe':>13}{'speedup':>9}")
-    print(head)
-    print("-" * len(head))
-    for name, r in results.items():
-        print(f"{name:<17}{r['inisim_sim_marginal_s'] * 1e3:>11.3g}"
-              f"{r['ann2snn_sim_marginal_s'] * 1e3:>12.3g}{r['speedup_sim']:>8.1f}x"
-              f"{r['inisim_pipeline_marginal_s'] * 1e3:>12.3g}"
-              f"{r['ann2snn_pipeline_marginal_s'] * 1e3:>13.3g}{r['speedup_pipeline']:>8.1f}x")
-    print("\nlower bounds on the simulation cost per sample at this CPU's matrix-product rate "
-          f"({next(iter(results.values()))['peak_gflops']:.0f} GFLOP/s): dense = spiking "
-          "layers' MACs every step,\nevents = one add per synaptic event (ideal event-driven); "
-          "max = INIsim sim / bound, the most any such simulator could gain")
-    head = (f"{'model':<17}{'dense MFLOP':>12}{'bound ms':>9}{'max':>8}"
-            f"{'events MFLOP':>13}{'bound ms':>9}{'max':>8}")
-    print(head)
-    print("-" * len(head))
-    for name, r in results.items():
-        print(f"{name:<17}{r['dense_flops_per_sample'] / 1e6:>12.3g}"
-              f"{r['dense_floor_s'] * 1e3:>9.3g}{r['max_speedup_dense']:>7.0f}x"
-              f"{r['event_flops_per_sample'] / 1e6:>13.3g}{r['event_floor_s'] * 1e3:>9.3g}"
-              f"{r['max_speedup_events']:>7.0f}x")
+    _table("\naccuracy on the same test samples (pp = percentage points); agree = same "
+           "predicted class;\ncounts= : identical output spike-count vectors (memb.: ann2snn "
+           "reads a softmax output from the membrane)",
+           f"{'model':<17}{'N':>6}{'T':>5}{'ANN':>8}{'INIsim':>8}{'ann2snn':>8}"
+           f"{'diff pp':>8}{'agree':>8}{'counts=':>9}",
+           [_accuracy_row(name, r) for name, r in results.items()])
+    _table("\nmarginal cost per sample, ms (batch size from the config; sim = the time-step "
+           "loop only; pipe = INIsim:\neverything per extra batch, ann2snn: ANN evaluation + "
+           "simulation + diagnostics)",
+           f"{'model':<17}{'INIsim sim':>11}{'ann2snn sim':>12}{'speedup':>9}"
+           f"{'INIsim pipe':>12}{'ann2snn pipe':>13}{'speedup':>9}",
+           [f"{name:<17}{r['inisim_sim_marginal_s'] * 1e3:>11.3g}"
+            f"{r['ann2snn_sim_marginal_s'] * 1e3:>12.3g}{r['speedup_sim']:>8.1f}x"
+            f"{r['inisim_pipeline_marginal_s'] * 1e3:>12.3g}"
+            f"{r['ann2snn_pipeline_marginal_s'] * 1e3:>13.3g}{r['speedup_pipeline']:>8.1f}x"
+            for name, r in results.items()])
+    _table("\nlower bounds on the simulation cost per sample at this CPU's matrix-product rate "
+           f"({next(iter(results.values()))['peak_gflops']:.0f} GFLOP/s): dense = spiking "
+           "layers' MACs every step,\nevents = one add per synaptic event (ideal "
+           "event-driven); max = INIsim sim / bound, the most any such simulator could gain",
+           f"{'model':<17}{'dense MFLOP':>12}{'bound ms':>9}{'max':>8}"
+           f"{'events MFLOP':>13}{'bound ms':>9}{'max':>8}",
+           [f"{name:<17}{r['dense_flops_per_sample'] / 1e6:>12.3g}"
+            f"{r['dense_floor_s'] * 1e3:>9.3g}{r['max_speedup_dense']:>7.0f}x"
+            f"{r['event_flops_per_sample'] / 1e6:>13.3g}{r['event_floor_s'] * 1e3:>9.3g}"
+            f"{r['max_speedup_events']:>7.0f}x" for name, r in results.items()])
     loads = {k: r.get("load_average_1min") for k, r in results.items()}
     if all(loads.values()):
         print("1-min load average (before INIsim, after INIsim, after ann2snn) on "
