@@ -207,8 +207,9 @@ class Emitter:
         dh, dw = _pair(x.dilation, 1)
         if x.name in self.static:  # on the constant analog input: plain max pooling
             out = self._new_buf(x.name, c * oh * ow)
-            self.o.kernels.add("maxpool")
-            self._call(x, f"snn_maxpool({self.buf[x.inputs[0]]}, {out}, {c}, {ih}, {iw}, "
+            self.o.kernels.add("gate")
+            src = self.buf[x.inputs[0]]
+            self._call(x, f"snn_gate({src}, {src}, {out}, {c}, {ih}, {iw}, "
                           f"{oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw});")
             return
         cnt = "cnt_" + self.sym[x.name]
@@ -217,7 +218,7 @@ class Emitter:
         self.o.reset.append(f"    for (i = 0; i < {c * ih * iw}; ++i) {{\n"
                             f"        st.{cnt}[i] = 0;\n    }}")
         out = self._new_buf(x.name, c * oh * ow)
-        self.o.kernels.add("smp")
+        self.o.kernels.update(("gate", "smp"))
         self._call(x, f"snn_smp({self.buf[x.inputs[0]]}, {out}, st.{cnt}, {c}, {ih}, {iw}, "
                       f"{oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw});")
 

@@ -27,9 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Float mode passes `make check` when at most this fraction of predictions differ.
 FLOAT_TOLERANCE = 0.02
-_KERNEL_ORDER = ("sat_add", "if", "conv", "dense", "sumpool", "globalsum", "smp", "maxpool",
-                 "upsample",
-                 "pad", "concat", "add", "scale", "transpose")
+_KERNEL_ORDER = ("sat_add", "if", "conv", "dense", "sumpool", "globalsum", "gate", "smp",
+                 "upsample", "pad", "concat", "add", "scale", "transpose")
 
 
 def _input_ctype(graph: Graph, float_mode: bool) -> tuple[str, int, int]:

@@ -188,17 +188,16 @@ static void snn_globalsum(const act_t *in, act_t *out, int c, int n)
 }
 /* @@end */
 
-/* @@kernel smp */
-/* Spiking max pooling: count[i] += in[i]; each window passes the current input of the
- * element with the largest count so far (first maximum in row-major window order). */
-static void snn_smp(const act_t *in, act_t *out, act_t *count, int c, int ih, int iw,
-                    int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
-                    int dw)
+/* @@kernel gate */
+/* Window gate: each output passes in[j] for the element j with the largest key[j] in its
+ * window (the first maximum in row-major window order; positions outside the input are
+ * skipped, and a window with none gives 0). Max pooling is the gate with key = in;
+ * spiking max pooling gates the spikes by their running counts. */
+static void snn_gate(const act_t *key, const act_t *in, act_t *out, int c, int ih, int iw,
+                     int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                     int dw)
 {
-    int ch, oy, ox, ky, kx, i;
-    for (i = 0; i < c * ih * iw; ++i) {
-        count[i] += in[i];
-    }
+    int ch, oy, ox, ky, kx;
     for (ch = 0; ch < c; ++ch) {
         for (oy = 0; oy < oh; ++oy) {
             for (ox = 0; ox < ow; ++ox) {
@@ -215,9 +214,9 @@ static void snn_smp(const act_t *in, act_t *out, act_t *count, int c, int ih, in
                         if (x < 0 || x >= iw) {
                             continue;
                         }
-                        if (best < 0 || count[j] > top) {
+                        if (best < 0 || key[j] > top) {
                             best = j;
-                            top = count[j];
+                            top = key[j];
                         }
                     }
                 }
@@ -228,35 +227,18 @@ static void snn_smp(const act_t *in, act_t *out, act_t *count, int c, int ih, in
 }
 /* @@end */
 
-/* @@kernel maxpool */
-/* Max pooling of a constant input (a spiking max pool on the analog input: the largest
- * count is the largest value). Positions outside the input are skipped. */
-static void snn_maxpool(const act_t *in, act_t *out, int c, int ih, int iw, int oh, int ow,
-                        int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
+/* @@kernel smp */
+/* Spiking max pooling: count[i] += in[i]; each window passes the current input of the
+ * element with the largest count so far (snn_gate). */
+static void snn_smp(const act_t *in, act_t *out, act_t *count, int c, int ih, int iw,
+                    int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                    int dw)
 {
-    int ch, oy, ox, ky, kx;
-    for (ch = 0; ch < c; ++ch) {
-        for (oy = 0; oy < oh; ++oy) {
-            for (ox = 0; ox < ow; ++ox) {
-                int seen = 0;
-                act_t top = 0;
-                for (ky = 0; ky < kh; ++ky) {
-                    int y = oy * sh - ph + ky * dh;
-                    if (y < 0 || y >= ih) {
-                        continue;
-                    }
-                    for (kx = 0; kx < kw; ++kx) {
-                        int x = ox * sw - pw + kx * dw;
-                        if (x >= 0 && x < iw && (!seen || in[(ch * ih + y) * iw + x] > top)) {
-                            top = in[(ch * ih + y) * iw + x];
-                            seen = 1;
-                        }
-                    }
-                }
-                out[(ch * oh + oy) * ow + ox] = top;
-            }
-        }
+    int i;
+    for (i = 0; i < c * ih * iw; ++i) {
+        count[i] += in[i];
     }
+    snn_gate(count, in, out, c, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
 }
 /* @@end */
 
