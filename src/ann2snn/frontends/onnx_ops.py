@@ -98,14 +98,19 @@ def _split_pads(pads) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
 # --- weighted layers ---------------------------------------------------------------------
 
 
-@register("Conv")
-def _conv(ctx: Ctx, node):
-    x = node.input[0]
+def _conv_inputs(ctx: Ctx, node, what: str):
+    """(input name, weight, bias or None, spatial dims) of a Conv or ConvTranspose."""
     w = ctx.weight(node.input[1], "weight")
     b = ctx.weight(node.input[2], "bias") if input_at(node, 2) else None
     nd = w.ndim - 2
     if nd not in (1, 2):
-        raise Unsupported(f"{nd}-d convolution (only 1-d and 2-d)")
+        raise Unsupported(f"{nd}-d {what} (only 1-d and 2-d)")
+    return node.input[0], w, b, nd
+
+
+@register("Conv")
+def _conv(ctx: Ctx, node):
+    x, w, b, _ = _conv_inputs(ctx, node, "convolution")
     stride, dil, pads = _window(ctx, node, ctx.shape(x)[1:], w.shape[2:])
     sym, rest = _split_pads(pads)
     src, out = ctx.src(x), []
@@ -119,12 +124,7 @@ def _conv(ctx: Ctx, node):
 
 @register("ConvTranspose")
 def _conv_t(ctx: Ctx, node):
-    x = node.input[0]
-    w = ctx.weight(node.input[1], "weight")
-    b = ctx.weight(node.input[2], "bias") if input_at(node, 2) else None
-    nd = w.ndim - 2
-    if nd not in (1, 2):
-        raise Unsupported(f"{nd}-d transposed convolution (only 1-d and 2-d)")
+    x, w, b, nd = _conv_inputs(ctx, node, "transposed convolution")
     a = ctx.attrs(node)
     spatial, kernel = ctx.shape(x)[1:], w.shape[2:]
     stride = tuple(a.get("strides", [1] * nd))
