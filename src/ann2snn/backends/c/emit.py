@@ -180,16 +180,22 @@ class Emitter:
         self.o.kernels.add("dense")
         self._call(x, f"snn_dense({self.buf[x.inputs[0]]}, {out}, {wn}, {bn}, {i}, {o});")
 
-    def _avgpool(self, x: n.AvgPool) -> None:
+    def _pool_geometry(self, x) -> tuple[int, str]:
+        """(output elements, the kernels' window arguments "c, ih, iw, oh, ow, kh, kw, sh,
+        sw, ph, pw" plus ", dh, dw" for a node with dilation)."""
         c, ih, iw = _chw(self.g.shapes[x.inputs[0]])
         _, oh, ow = _chw(self.g.shapes[x.name])
-        kh, kw = _pair(x.kernel, 1)
-        sh, sw = _pair(x.stride, 1)
-        ph, pw = _pair(x.padding, 0)
-        out = self._new_buf(x.name, c * oh * ow)
+        args = [c, ih, iw, oh, ow, *_pair(x.kernel, 1), *_pair(x.stride, 1),
+                *_pair(x.padding, 0)]
+        if hasattr(x, "dilation"):
+            args += _pair(x.dilation, 1)
+        return c * oh * ow, ", ".join(map(str, args))
+
+    def _avgpool(self, x: n.AvgPool) -> None:
+        size, geometry = self._pool_geometry(x)
+        out = self._new_buf(x.name, size)
         self.o.kernels.add("sumpool")
-        self._call(x, f"snn_sumpool({self.buf[x.inputs[0]]}, {out}, {c}, {ih}, {iw}, {oh}, "
-                      f"{ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw});")
+        self._call(x, f"snn_sumpool({self.buf[x.inputs[0]]}, {out}, {geometry});")
 
     def _globalavgpool(self, x: n.GlobalAvgPool) -> None:
         shape = self.g.shapes[x.inputs[0]]
@@ -199,28 +205,20 @@ class Emitter:
                       f"{math.prod(shape[1:])});")
 
     def _spikingmaxpool(self, x: n.SpikingMaxPool) -> None:
-        c, ih, iw = _chw(self.g.shapes[x.inputs[0]])
-        _, oh, ow = _chw(self.g.shapes[x.name])
-        kh, kw = _pair(x.kernel, 1)
-        sh, sw = _pair(x.stride, 1)
-        ph, pw = _pair(x.padding, 0)
-        dh, dw = _pair(x.dilation, 1)
+        size, geometry = self._pool_geometry(x)
+        src, out = self.buf[x.inputs[0]], self._new_buf(x.name, size)
         if x.name in self.static:  # on the constant analog input: plain max pooling
-            out = self._new_buf(x.name, c * oh * ow)
             self.o.kernels.add("gate")
-            src = self.buf[x.inputs[0]]
-            self._call(x, f"snn_gate({src}, {src}, {out}, {c}, {ih}, {iw}, "
-                          f"{oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw});")
+            self._call(x, f"snn_gate({src}, {src}, {out}, {geometry});")
             return
+        n_in = math.prod(self.g.shapes[x.inputs[0]])
         cnt = "cnt_" + self.sym[x.name]
-        self.o.state.append(f"    act_t {cnt}[{c * ih * iw}];")
-        self.o.state_elems += c * ih * iw
-        self.o.reset.append(f"    for (i = 0; i < {c * ih * iw}; ++i) {{\n"
+        self.o.state.append(f"    act_t {cnt}[{n_in}];")
+        self.o.state_elems += n_in
+        self.o.reset.append(f"    for (i = 0; i < {n_in}; ++i) {{\n"
                             f"        st.{cnt}[i] = 0;\n    }}")
-        out = self._new_buf(x.name, c * oh * ow)
         self.o.kernels.update(("gate", "smp"))
-        self._call(x, f"snn_smp({self.buf[x.inputs[0]]}, {out}, st.{cnt}, {c}, {ih}, {iw}, "
-                      f"{oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw});")
+        self._call(x, f"snn_smp({src}, {out}, st.{cnt}, {geometry});")
 
     def _upsample(self, x: n.Upsample) -> None:
         c, ih, iw = _chw(self.g.shapes[x.inputs[0]])
