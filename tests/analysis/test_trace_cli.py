@@ -9,17 +9,9 @@ import pytest
 
 import ann2snn
 from ann2snn.analysis.traceio import load_trace
-from ann2snn.cli import main
 from ann2snn.data import load_dataset
 from ann2snn.ir import Graph
 from ann2snn.ir import nodes as n
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +31,19 @@ def net_file(tmp_path_factory):
     return path
 
 
-def test_trace_command_writes_a_readable_trace(net_file, tmp_path, capsys):
+def test_trace_command_writes_a_readable_trace(net_file, tmp_path, cli):
     out = tmp_path / "t.npz"
-    code, text, _ = run_cli(capsys, "trace", net_file, "-d", "digits", "--samples", "2:5",
+    code, text, _ = cli("trace", net_file, "-d", "digits", "--samples", "2:5",
                             "-T", "6", "-o", out)
     assert code == 0 and "wrote" in text and "relu" in text
     tr = load_trace(out)
     assert tr.samples == [2, 3, 4] and tr.timesteps == 6
     assert tr.layer_names == ["x", "relu", "fc.neurons"]
     assert tr.get("relu", "spikes").shape == (6, 3, 2, 4, 4)
-    code, _, _ = run_cli(capsys, "trace", net_file, "-d", "digits", "--samples", "2,3,4",
+    code, _, _ = cli("trace", net_file, "-d", "digits", "--samples", "2,3,4",
                          "-T", "6", "-o", tmp_path / "csv", "--format", "csv")
     assert code == 0 and (tmp_path / "csv" / "relu" / "v.csv").is_file()
-    code, text, _ = run_cli(capsys, "diff", out, tmp_path / "csv")
+    code, text, _ = cli("diff", out, tmp_path / "csv")
     assert code == 0, text
 
 
@@ -62,14 +54,14 @@ def test_trace_command_writes_a_readable_trace(net_file, tmp_path, capsys):
     (["--format", "csv", "-o", "x.npz"], "drop the .npz"),
     (["-T", "0"], "--timesteps"),
 ])
-def test_trace_command_bad_input_exits_2(net_file, tmp_path, capsys, args, message):
+def test_trace_command_bad_input_exits_2(net_file, tmp_path, cli, args, message):
     argv = ["trace", net_file, "-d", "digits", "-T", "4", "-o", tmp_path / "t.npz", *args]
-    code, _, err = run_cli(capsys, *argv)
+    code, _, err = cli(*argv)
     assert code == 2 and message in err
 
 
-def test_simulate_json_prints_the_metrics(net_file, tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "simulate", net_file, "-d", "digits", "--num-samples", "20",
+def test_simulate_json_prints_the_metrics(net_file, tmp_path, cli):
+    code, out, _ = cli("simulate", net_file, "-d", "digits", "--num-samples", "20",
                            "-T", "8", "--json", "--out", tmp_path / "run", "-q")
     assert code == 0
     m = json.loads(out)  # stdout is nothing but the JSON document

@@ -14,17 +14,9 @@ from ann2snn import SNN
 from ann2snn.analysis.diff import diff_traces
 from ann2snn.analysis.trace import record_trace
 from ann2snn.analysis.traceio import Trace, load_trace
-from ann2snn.cli import main
 from ann2snn.ir import Graph
 from ann2snn.ir import nodes as n
 from ann2snn.passes import to_spiking
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +35,14 @@ def flipped(tr: Trace, layer: str, t: int, s: int, index: tuple) -> Trace:
     return Trace(tr.timesteps, list(tr.samples), tr.layers, arrays, "flipped", dict(tr.extra))
 
 
-def test_identical_traces_are_equal(traces, capsys):
+def test_identical_traces_are_equal(traces, cli):
     tr, d = traces
     assert diff_traces(tr, load_trace(d / "b.npz")).equal
-    code, out, _ = run_cli(capsys, "diff", d / "a.npz", d / "b.npz")
+    code, out, _ = cli("diff", d / "a.npz", d / "b.npz")
     assert code == 0 and "equal" in out
 
 
-def test_one_flipped_spike_is_named_exactly(traces, tmp_path, capsys):
+def test_one_flipped_spike_is_named_exactly(traces, tmp_path, cli):
     tr, d = traces
     fl = flipped(tr, "relu", 7, 1, (2, 3, 4))
     flat = int(np.ravel_multi_index((2, 3, 4), (3, 6, 6)))
@@ -66,11 +58,11 @@ def test_one_flipped_spike_is_named_exactly(traces, tmp_path, capsys):
     counts = {x.name: x.kinds["spikes"].mismatches for x in res.layers}
     assert counts == {"x": 0, "relu": 1, "fc.neurons": 0}
     fl.save(tmp_path / "f.npz")
-    code, out, _ = run_cli(capsys, "diff", d / "a.npz", tmp_path / "f.npz")
+    code, out, _ = cli("diff", d / "a.npz", tmp_path / "f.npz")
     assert code == 1
     assert f"layer relu (IF), step t=7 (0-based), sample 1 (dataset index 4), neuron {flat} " \
            "= index (2, 3, 4)" in out
-    code, out, _ = run_cli(capsys, "diff", d / "a.npz", tmp_path / "f.npz", "--json")
+    code, out, _ = cli("diff", d / "a.npz", tmp_path / "f.npz", "--json")
     js = json.loads(out)
     assert code == 1 and js["first_divergence"]["index"] == [2, 3, 4]
 
@@ -94,27 +86,27 @@ def test_atol_and_membrane_difference(traces):
     assert diff_traces(tr, other, atol=0.3).equal
 
 
-def test_bad_input_exits_2_without_traceback(traces, small_snn, tmp_path, capsys):
+def test_bad_input_exits_2_without_traceback(traces, small_snn, tmp_path, cli):
     tr, d = traces
-    code, _, err = run_cli(capsys, "diff", d / "a.npz", tmp_path / "missing.npz")
+    code, _, err = cli("diff", d / "a.npz", tmp_path / "missing.npz")
     assert code == 2 and "no such trace" in err
     (tmp_path / "junk.npz").write_bytes(b"\x00" * 10)
-    code, _, err = run_cli(capsys, "diff", d / "a.npz", tmp_path / "junk.npz")
+    code, _, err = cli("diff", d / "a.npz", tmp_path / "junk.npz")
     assert code == 2 and "not a readable" in err
     part = Trace(tr.timesteps, tr.samples, [tr.layer("relu")],
                  {k: a for k, a in tr.arrays.items() if k.startswith("relu/")})
     part.save(tmp_path / "part.npz")
-    code, _, err = run_cli(capsys, "diff", d / "a.npz", tmp_path / "part.npz")
+    code, _, err = cli("diff", d / "a.npz", tmp_path / "part.npz")
     assert code == 2
     assert "only in A: fc.neurons, x" in err and "common:    relu" in err
     assert "--layers relu" in err
-    code, out, _ = run_cli(capsys, "diff", d / "a.npz", tmp_path / "part.npz", "--layers", "relu")
+    code, out, _ = cli("diff", d / "a.npz", tmp_path / "part.npz", "--layers", "relu")
     assert code == 0
-    code, _, err = run_cli(capsys, "diff", d / "a.npz", tmp_path / "part.npz", "--layers", "x")
+    code, _, err = cli("diff", d / "a.npz", tmp_path / "part.npz", "--layers", "x")
     assert code == 2 and "missing in B: x" in err
     short = record_trace(small_snn[0], small_snn[1], [0, 4], 5)
     short.save(tmp_path / "short.npz")
-    code, _, err = run_cli(capsys, "diff", d / "a.npz", tmp_path / "short.npz")
+    code, _, err = cli("diff", d / "a.npz", tmp_path / "short.npz")
     assert code == 2 and "different lengths" in err
 
 
@@ -187,7 +179,7 @@ def one_layer_snn() -> tuple[SNN, np.ndarray]:
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-def test_trace_written_by_a_c_program(tmp_path, capsys):
+def test_trace_written_by_a_c_program(tmp_path, cli):
     src = tmp_path / "ctrace.c"
     src.write_text(C_PROGRAM)
     exe = tmp_path / "ctrace"
@@ -199,16 +191,16 @@ def test_trace_written_by_a_c_program(tmp_path, capsys):
     c = load_trace(tmp_path / "c")  # no manifest: layers from the folders, shapes flat
     assert c.layer_names == ["relu"] and c.layer("relu").shape == (4,)
     assert c.get("relu", "spikes").sum() > 0
-    code, out, _ = run_cli(capsys, "diff", tmp_path / "py.npz", tmp_path / "c")
+    code, out, _ = cli("diff", tmp_path / "py.npz", tmp_path / "c")
     assert code == 0, out
     # the same with a manifest naming the layers and shapes
     (tmp_path / "c" / "manifest.json").write_text(json.dumps(
         {"format": "ann2snn-trace", "version": 1, "timesteps": 8, "samples": [0, 1],
          "layers": [{"name": "relu", "op": "IF", "shape": [4]}], "source": "c"}))
-    code, _, _ = run_cli(capsys, "diff", tmp_path / "py.npz", tmp_path / "c")
+    code, _, _ = cli("diff", tmp_path / "py.npz", tmp_path / "c")
     assert code == 0
     # a C program that flips one spike is caught at that step and neuron
     subprocess.run([str(exe), str(tmp_path / "c2"), "5"], check=True)
-    code, out, _ = run_cli(capsys, "diff", tmp_path / "py.npz", tmp_path / "c2")
+    code, out, _ = cli("diff", tmp_path / "py.npz", tmp_path / "c2")
     assert code == 1
     assert "layer relu (IF), step t=5 (0-based), sample 1 (dataset index 1), neuron 2" in out

@@ -30,11 +30,6 @@ class Tiny(nn.Module):
 '''
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory, digits_model):
@@ -50,8 +45,8 @@ def model_files(tmp_path_factory, digits_model):
     return d
 
 
-def test_demo_writes_a_run_folder_and_prints_the_table(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "demo", "--out", tmp_path / "run", "--epochs", "3",
+def test_demo_writes_a_run_folder_and_prints_the_table(tmp_path, cli):
+    code, out, err = cli("demo", "--out", tmp_path / "run", "--epochs", "3",
                              "-T", "16", "--quiet")
     assert code == 0, err
     assert "SNN acc" in out and "ANN acc" in out
@@ -71,39 +66,39 @@ def test_demo_writes_a_run_folder_and_prints_the_table(tmp_path, capsys):
         assert z["ann_prediction"].shape == (m["num_samples"],)
 
 
-def test_convert_simulate_info_from_pt2(tmp_path, capsys, model_files):
-    code, out, err = run_cli(capsys, "convert", model_files / "digits.pt2", "--dataset", "digits",
+def test_convert_simulate_info_from_pt2(tmp_path, cli, model_files):
+    code, out, err = cli("convert", model_files / "digits.pt2", "--dataset", "digits",
                              "-o", tmp_path / "net.snn", "--calibration-samples", "200")
     assert code == 0, err
-    code, out, err = run_cli(capsys, "simulate", tmp_path / "net.snn", "--dataset", "digits",
+    code, out, err = cli("simulate", tmp_path / "net.snn", "--dataset", "digits",
                              "-T", "8", "--num-samples", "50", "--out", tmp_path / "sim",
                              "--quiet")
     assert code == 0, err
     m = json.loads((tmp_path / "sim" / "metrics.json").read_text())
     assert m["num_samples"] == 50 and m["timesteps"] == 8
-    code, out, err = run_cli(capsys, "info", tmp_path / "net.snn")
+    code, out, err = cli("info", tmp_path / "net.snn")
     assert code == 0, err
     assert "threshold scale" in out and "IF" in out and "SpikingMaxPool" in out
 
 
-def test_simulate_json_prints_metrics(tmp_path, capsys, model_files):
+def test_simulate_json_prints_metrics(tmp_path, capsys, model_files, cli):
     main(["convert", str(model_files / "digits.pt2"), "-d", "digits", "-o",
           str(tmp_path / "n.snn")])
     capsys.readouterr()
-    code, out, _ = run_cli(capsys, "simulate", tmp_path / "n.snn", "-d", "digits", "-T", "4",
+    code, out, _ = cli("simulate", tmp_path / "n.snn", "-d", "digits", "-T", "4",
                            "--num-samples", "10", "--json", "--out", tmp_path / "s")
     assert code == 0
     assert json.loads(out)["num_samples"] == 10
 
 
-def test_convert_from_python_class_and_state_dict(tmp_path, capsys, model_files):
-    code, out, err = run_cli(capsys, "convert", f"{model_files / 'tiny.py'}:Tiny", "--weights",
+def test_convert_from_python_class_and_state_dict(tmp_path, cli, model_files):
+    code, out, err = cli("convert", f"{model_files / 'tiny.py'}:Tiny", "--weights",
                              model_files / "tiny.pth", "-d", "digits", "-o", tmp_path / "t.snn")
     assert code == 0, err
     assert (tmp_path / "t.snn").is_file()
 
 
-def test_run_config(tmp_path, capsys, model_files):
+def test_run_config(tmp_path, cli, model_files):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'''
 [model]
@@ -117,7 +112,7 @@ timesteps = 8
 [output]
 dir = "out"
 ''')
-    code, out, err = run_cli(capsys, "run", cfg, "--quiet")
+    code, out, err = cli("run", cfg, "--quiet")
     assert code == 0, err
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert m["num_samples"] == 40
@@ -125,8 +120,8 @@ dir = "out"
     assert (tmp_path / "out" / "net.snn").is_file()
 
 
-def expect_user_error(capsys, argv, *needles):
-    code, out, err = run_cli(capsys, *argv)
+def expect_user_error(cli, argv, *needles):
+    code, out, err = cli(*argv)
     assert code == 2, (out, err)
     assert "Traceback" not in err and err.startswith("error:")
     for needle in needles:
@@ -134,27 +129,27 @@ def expect_user_error(capsys, argv, *needles):
     return err
 
 
-def test_corrupt_model_file(tmp_path, capsys):
+def test_corrupt_model_file(tmp_path, cli):
     bad = tmp_path / "bad.pt2"
     bad.write_bytes(b"\x00garbage" * 10)
-    expect_user_error(capsys, ["convert", bad, "-d", "digits", "-o", tmp_path / "o.snn"],
+    expect_user_error(cli, ["convert", bad, "-d", "digits", "-o", tmp_path / "o.snn"],
                       "bad.pt2")
     assert not (tmp_path / "o.snn").exists()
 
 
-def test_truncated_snn_file(tmp_path, capsys, model_files):
+def test_truncated_snn_file(tmp_path, cli, model_files):
     main(["convert", str(model_files / "digits.pt2"), "-d", "digits", "-o",
           str(tmp_path / "n.snn")])
     data = (tmp_path / "n.snn").read_bytes()
     (tmp_path / "cut.snn").write_bytes(data[: len(data) // 3])
-    expect_user_error(capsys, ["simulate", tmp_path / "cut.snn", "-d", "digits"], "cut.snn")
+    expect_user_error(cli, ["simulate", tmp_path / "cut.snn", "-d", "digits"], "cut.snn")
 
 
-def test_missing_dataset(tmp_path, capsys, model_files, monkeypatch):
+def test_missing_dataset(tmp_path, cli, model_files, monkeypatch):
     monkeypatch.setenv("ANN2SNN_DATA", str(tmp_path / "nothing"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("ann2snn.data.mnist.download_file", _no_network)
-    expect_user_error(capsys, ["convert", model_files / "digits.pt2", "-d", "mnist", "-o",
+    expect_user_error(cli, ["convert", model_files / "digits.pt2", "-d", "mnist", "-o",
                                tmp_path / "o.snn"], "mnist")
 
 
@@ -162,7 +157,7 @@ def _no_network(*a, **k):
     raise OSError("offline (test)")
 
 
-def test_nan_in_inputs(tmp_path, capsys, model_files):
+def test_nan_in_inputs(tmp_path, cli, model_files):
     main(["convert", str(model_files / "digits.pt2"), "-d", "digits", "-o",
           str(tmp_path / "n.snn")])
     d = tmp_path / "npz"
@@ -171,22 +166,22 @@ def test_nan_in_inputs(tmp_path, capsys, model_files):
     x[2, 3, 3, 0] = np.nan
     np.savez(d / "x_test.npz", x)
     np.savez(d / "y_test.npz", np.eye(10)[[0, 1, 2, 3, 4]])
-    expect_user_error(capsys, ["simulate", tmp_path / "n.snn", "-d", f"npz:{d}"], "NaN")
+    expect_user_error(cli, ["simulate", tmp_path / "n.snn", "-d", f"npz:{d}"], "NaN")
 
 
-def test_unknown_config_key_suggests_the_right_one(tmp_path, capsys, model_files):
+def test_unknown_config_key_suggests_the_right_one(tmp_path, cli, model_files):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[model]\npath = "{model_files / "digits.pt2"}"\n'
                    '[simulation]\ntimestep = 8\n')
-    expect_user_error(capsys, ["run", cfg], "simulation.timestep", "did you mean 'timesteps'")
+    expect_user_error(cli, ["run", cfg], "simulation.timestep", "did you mean 'timesteps'")
 
 
-def test_unsupported_layer_lists_all(tmp_path, capsys):
+def test_unsupported_layer_lists_all(tmp_path, cli):
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.GELU(), nn.Linear(8, 10),
                           nn.Sigmoid()).eval()
     path = tmp_path / "m.pt2"
     torch.export.save(torch.export.export(model, (torch.rand(2, 1, 8, 8),)), str(path))
-    expect_user_error(capsys, ["convert", path, "-d", "digits", "-o", tmp_path / "o.snn"],
+    expect_user_error(cli, ["convert", path, "-d", "digits", "-o", tmp_path / "o.snn"],
                       "2 unsupported layer(s)", "GELU", "Sigmoid")
 
 
