@@ -163,26 +163,7 @@ class SNN(SpikingNetwork):
         pass an :class:`ann2snn.analysis.trace.TraceRecorder` to record a trace of the
         run — it also receives the ANN activations of its samples.
         """
-        if hasattr(data, "x") and hasattr(data, "y"):
-            x, y = data.x, data.y
-        else:
-            if labels is None:
-                raise SimulationError("pass labels, or a Dataset that has them")
-            x, y = data, labels
-        x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
-        y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64)
-        if num_samples is not None:
-            x, y = x[:num_samples], y[:num_samples]
-        if len(x) == 0:
-            raise SimulationError("no samples to simulate")
-        if len(x) != len(y):
-            raise SimulationError(f"{len(x)} samples but {len(y)} labels")
-        if not np.all(np.isfinite(x)):
-            bad = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)).any(1))[0, 0])
-            raise SimulationError(f"input sample {bad} contains NaN or Inf")
-        if tuple(x.shape[1:]) != tuple(self.graph.input_shape):
-            raise SimulationError(f"data has shape {x.shape[1:]} per sample; the network "
-                                  f"expects {self.graph.input_shape}")
+        x, y = _samples(data, labels, num_samples, tuple(self.graph.input_shape))
         if batch_size < 1:
             raise SimulationError(f"batch size must be >= 1, got {batch_size}")
         dev = _device(device)
@@ -294,6 +275,33 @@ class SNN(SpikingNetwork):
                             else f"{min(lam):.3g}..{max(lam):.3g}")
             rows.append(row)
         return rows
+
+
+def _samples(data, labels, num_samples: int | None, input_shape: tuple
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(x float32, y int64) from a Dataset or an array and labels, checked: non-empty,
+    as many labels as samples, finite (naming the first bad sample), the network's shape."""
+    if hasattr(data, "x") and hasattr(data, "y"):
+        x, y = data.x, data.y
+    else:
+        if labels is None:
+            raise SimulationError("pass labels, or a Dataset that has them")
+        x, y = data, labels
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64)
+    if num_samples is not None:
+        x, y = x[:num_samples], y[:num_samples]
+    if len(x) == 0:
+        raise SimulationError("no samples to simulate")
+    if len(x) != len(y):
+        raise SimulationError(f"{len(x)} samples but {len(y)} labels")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)).any(1))[0, 0])
+        raise SimulationError(f"input sample {bad} contains NaN or Inf")
+    if tuple(x.shape[1:]) != input_shape:
+        raise SimulationError(f"data has shape {x.shape[1:]} per sample; the network "
+                              f"expects {input_shape}")
+    return x, y
 
 
 def _device(device: str) -> torch.device:
