@@ -78,13 +78,8 @@ def _window(ctx: Ctx, node: onnx.NodeProto, spatial: tuple[int, ...],
             total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
             small, big = total // 2, total - total // 2
             pads.append((small, big) if auto == "SAME_UPPER" else (big, small))
-    elif auto == "VALID":
-        pads = [(0, 0)] * nd
-    elif auto == "NOTSET":
-        p = list(a.get("pads", [0] * 2 * nd))
-        pads = list(zip(p[:nd], p[nd:]))
     else:
-        raise Unsupported(f"auto_pad={auto}")
+        pads = _explicit_pads(a, auto, nd)
     return strides, dil, pads
 
 
@@ -93,6 +88,16 @@ def _split_pads(pads) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
     sym = tuple(min(b, e) for b, e in pads)
     rest = tuple((b - s, e - s) for (b, e), s in zip(pads, sym))
     return sym, rest
+
+
+def _explicit_pads(a: dict, auto: str, nd: int) -> list[tuple[int, int]]:
+    """(begin, end) per spatial axis for auto_pad VALID or NOTSET (the ``pads`` attribute)."""
+    if auto == "VALID":
+        return [(0, 0)] * nd
+    if auto == "NOTSET":
+        p = list(a.get("pads", [0] * 2 * nd))
+        return list(zip(p[:nd], p[nd:]))
+    raise Unsupported(f"auto_pad={auto}")
 
 
 # --- weighted layers ---------------------------------------------------------------------
@@ -142,13 +147,8 @@ def _conv_t(ctx: Ctx, node):
                 raise Unsupported(f"output_shape {target} is larger than the full output")
             half = total // 2
             pads.append((half, total - half) if auto == "SAME_UPPER" else (total - half, half))
-    elif auto == "VALID":
-        pads = [(0, 0)] * nd
-    elif auto == "NOTSET":
-        p = list(a.get("pads", [0] * 2 * nd))
-        pads = list(zip(p[:nd], p[nd:]))
     else:
-        raise Unsupported(f"auto_pad={auto}")
+        pads = _explicit_pads(a, auto, nd)
     if any(o >= max(s, d) for o, s, d in zip(opad, stride, dil)):
         raise Unsupported(f"output_padding {opad} must be smaller than stride or dilation")
     sym, rest = _split_pads(pads)
