@@ -5,29 +5,56 @@ the batch dimension, and image tensors are channels-first: ``(C, L)`` or ``(C, H
 Axes in ``Concat`` and ``Transpose`` *do* count the batch dimension as axis 0 (as in
 torch), so ``Concat(axis=1)`` joins channels.
 
-The IR imports neither torch nor any backend (DESIGN §1).
+The IR imports neither torch nor any backend (docs/design.md §1).
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
+from .options import ResetMode
+
 Shape = tuple[int, ...]
 
-
-class ResetMode(enum.Enum):
-    """What happens to the membrane after a spike (DESIGN §3)."""
-
-    SUBTRACT = "subtract"  #: v <- v - theta * s  (reset by subtraction, the default)
-    ZERO = "zero"  #: v <- v * (1 - s)
+__all__ = ["ResetMode", "Shape", "Node", "NODE_TYPES"]  # and the node classes below
 
 
 @dataclass(frozen=True, eq=False)
 class Node:
-    """Base class: a named operation with named inbound edges."""
+    """Base class: a named operation with named inbound edges.
+
+    **Traits** (class-level, read by ir/facts.py, the passes, the simulators and the
+    backends instead of tuples of node types; docs/design.md §2):
+    """
+
+    #: a synaptic operation: its input events are delivered along synapses and counted
+    #: as synaptic operations (Conv, ConvTranspose, Dense, AvgPool, Scale)
+    synaptic: ClassVar[bool] = False
+    #: carries a ``weight`` (and optional ``bias``) that can absorb scale factors
+    weighted: ClassVar[bool] = False
+    #: multiplies its input by constant arrays of its own (the weighted nodes and Scale)
+    multiplicative: ClassVar[bool] = False
+    #: a neuron population: integrates a current, keeps a membrane, emits spikes
+    population: ClassVar[bool] = False
+    #: keeps state from one step to the next (populations, spiking max pooling)
+    stateful: ClassVar[bool] = False
+    #: routes values without arithmetic: binary spikes in give binary spikes out
+    passes_spikes: ClassVar[bool] = False
+    #: positively homogeneous with no constants of its own: f(a·x) = a·f(x) for a > 0,
+    #: so a scale on its inputs passes through it unchanged
+    homogeneous: ClassVar[bool] = False
+    #: every output element is a copy of an input element of the same channel, or zero
+    channel_copy: ClassVar[bool] = False
+    #: the same elements in the same C order: a view of its input, no computation
+    alias: ClassVar[bool] = False
+    #: exists in the spiking graph only as part of the ANN it came from (it is replaced
+    #: or folded by the conversion passes)
+    analog_only: ClassVar[bool] = False
+    #: implemented in integer mode (the integer simulator and the C backend)
+    integer: ClassVar[bool] = False
 
     name: str
     inputs: tuple[str, ...] = ()
@@ -52,6 +79,8 @@ class Node:
 class Input(Node):
     """The network input: a tensor of ``shape`` (no batch dimension)."""
 
+    integer: ClassVar[bool] = True
+
     shape: Shape = ()
 
 
@@ -63,6 +92,11 @@ class Conv(Node):
     full map ``(C_out, *spatial_out)`` when a batch norm before a zero-padded
     convolution was folded into it exactly (the padded border sees no shift).
     """
+
+    synaptic: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    multiplicative: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1)))
     bias: np.ndarray | None = None
@@ -79,6 +113,10 @@ class Conv(Node):
 @dataclass(frozen=True, eq=False)
 class ConvTranspose(Node):
     """Transposed convolution; ``weight`` is ``(C_in, C_out/groups, *kernel)``."""
+
+    synaptic: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    multiplicative: ClassVar[bool] = True
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1)))
     bias: np.ndarray | None = None
@@ -97,6 +135,11 @@ class ConvTranspose(Node):
 class Dense(Node):
     """Fully connected: ``y = W x + b`` with ``weight`` ``(out, in)``, on a flat input."""
 
+    synaptic: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    multiplicative: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
+
     weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1)))
     bias: np.ndarray | None = None
 
@@ -108,6 +151,8 @@ class BatchNorm(Node):
     Frontends compute ``scale = gamma / sqrt(var + eps)``, ``shift = beta - mean * scale``.
     """
 
+    analog_only: ClassVar[bool] = True
+
     scale: np.ndarray = field(default_factory=lambda: np.ones(1))
     shift: np.ndarray = field(default_factory=lambda: np.zeros(1))
 
@@ -117,8 +162,12 @@ class Scale(Node):
     """Elementwise multiplication by a constant ``factor`` (broadcast to the input).
 
     Inserted by normalization where an identity shortcut joins another branch:
-    the synapse weight ``λ_in / λ_out`` of DESIGN §4.
+    the synapse weight ``λ_in / λ_out`` of docs/design.md §4.
     """
+
+    synaptic: ClassVar[bool] = True
+    multiplicative: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     factor: np.ndarray = field(default_factory=lambda: np.ones(1))
 
@@ -127,6 +176,8 @@ class Scale(Node):
 class ReLU(Node):
     """``y = clip(x, 0, max_value)`` (``max_value=None``: no upper clip)."""
 
+    analog_only: ClassVar[bool] = True
+
     max_value: float | None = None
 
 
@@ -134,10 +185,16 @@ class ReLU(Node):
 class Softmax(Node):
     """Softmax over the class axis; in the SNN replaced by the membrane readout."""
 
+    analog_only: ClassVar[bool] = True
+
 
 @dataclass(frozen=True, eq=False)
 class AvgPool(Node):
     """Average pooling (1-d or 2-d); linear, so in the SNN it acts on spikes."""
+
+    synaptic: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     kernel: tuple[int, ...] = (2,)
     stride: tuple[int, ...] = (2,)
@@ -150,6 +207,10 @@ class AvgPool(Node):
 class MaxPool(Node):
     """Max pooling (1-d or 2-d); in the SNN a :class:`SpikingMaxPool` or an AvgPool."""
 
+    homogeneous: ClassVar[bool] = True
+    channel_copy: ClassVar[bool] = True
+    analog_only: ClassVar[bool] = True
+
     kernel: tuple[int, ...] = (2,)
     stride: tuple[int, ...] = (2,)
     padding: tuple[int, ...] = (0,)
@@ -161,10 +222,18 @@ class MaxPool(Node):
 class GlobalAvgPool(Node):
     """Mean over all spatial positions: ``(C, *spatial) -> (C,)``."""
 
+    homogeneous: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
+
 
 @dataclass(frozen=True, eq=False)
 class Upsample(Node):
     """Nearest-neighbour upsampling by integer factors per spatial axis."""
+
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    channel_copy: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     scale: tuple[int, ...] = (2, 2)
 
@@ -176,6 +245,11 @@ class Pad(Node):
     Negative values crop (Keras Cropping2D).
     """
 
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    channel_copy: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
+
     pads: tuple[tuple[int, int], ...] = ((0, 0),)
 
 
@@ -183,10 +257,20 @@ class Pad(Node):
 class Flatten(Node):
     """Flatten everything but the batch axis (C-order, channels-first)."""
 
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    alias: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
+
 
 @dataclass(frozen=True, eq=False)
 class Reshape(Node):
     """Reshape to ``shape`` (no batch dimension; C-order)."""
+
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    alias: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     shape: Shape = ()
 
@@ -195,12 +279,20 @@ class Reshape(Node):
 class Transpose(Node):
     """Permute axes; ``perm`` includes the batch axis, which must stay first."""
 
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
+
     perm: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True, eq=False)
 class Concat(Node):
     """Concatenate the inputs along ``axis`` (batch axis is 0, channels 1)."""
+
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     axis: int = 1
 
@@ -209,10 +301,18 @@ class Concat(Node):
 class Add(Node):
     """Elementwise sum of the inputs (residual connections)."""
 
+    integer: ClassVar[bool] = True
+
 
 @dataclass(frozen=True, eq=False)
 class Identity(Node):
     """No-op (Dropout at inference, Identity)."""
+
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    channel_copy: ClassVar[bool] = True
+    alias: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
 
 # --- spiking populations ---------------------------------------------------------------
@@ -220,17 +320,20 @@ class Identity(Node):
 
 @dataclass(frozen=True, eq=False)
 class IF(Node):
-    """A population of integrate-and-fire neurons (DESIGN §3).
+    """A population of integrate-and-fire neurons (docs/design.md §3).
 
     Per step: ``v <- v + I`` (optionally ``v <- v·(1-leak)`` first), ``s = [v >= θ]``,
     then reset by subtraction ``v <- v - θ·s`` or to zero ``v <- v·(1-s)``. The
     membrane starts at ``v0·θ``. ``multi_spike > 1`` allows up to that many spikes per
     step: ``s = clip(floor(v/θ), 0, multi_spike)``. Canonical form: ``threshold = 1``.
 
-    ``readout=True`` marks the output population whose spike counts are the network's
-    prediction. ``membrane_readout=True`` marks an output layer that only integrates
-    (no spikes; prediction argmax v), used in place of a softmax.
+    ``membrane_readout=True`` marks an output layer that only integrates (no spikes;
+    prediction argmax v), used in place of a softmax.
     """
+
+    population: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     threshold: float = 1.0
     reset: ResetMode = ResetMode.SUBTRACT
@@ -239,11 +342,22 @@ class IF(Node):
     multi_spike: int = 1
     membrane_readout: bool = False
 
+    @property
+    def binary(self) -> bool:
+        """Its outputs are always 0/1 spikes (one spike per step at most, and it spikes)."""
+        return self.multi_spike == 1 and not self.membrane_readout
+
 
 @dataclass(frozen=True, eq=False)
 class SpikingMaxPool(Node):
     """Passes, per pooling window and step, the spikes of the input with the largest
     cumulative spike count so far (ties: lowest index). Parameters as :class:`MaxPool`."""
+
+    passes_spikes: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = True
+    channel_copy: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
+    integer: ClassVar[bool] = True
 
     kernel: tuple[int, ...] = (2,)
     stride: tuple[int, ...] = (2,)
@@ -252,6 +366,7 @@ class SpikingMaxPool(Node):
     ceil_mode: bool = False
 
 
+#: Every node type by name (serialization reads it).
 NODE_TYPES: dict[str, type[Node]] = {
     cls.__name__: cls
     for cls in (
@@ -260,6 +375,3 @@ NODE_TYPES: dict[str, type[Node]] = {
         Identity, IF, SpikingMaxPool,
     )
 }
-
-#: Operations that carry weights and so can absorb scale factors.
-PARAM_OPS = (Conv, ConvTranspose, Dense)

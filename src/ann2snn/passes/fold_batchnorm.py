@@ -34,7 +34,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
 def _fold_one(graph: Graph, bn: n.BatchNorm) -> Graph:
     (src,) = bn.inputs
     prev = graph[src]
-    if isinstance(prev, n.PARAM_OPS) and len(graph.consumers(src)) == 1:
+    if prev.weighted and len(graph.consumers(src)) == 1:
         return _fold_backward(graph, bn, prev)
     # forward: walk the single-consumer chain of commuting ops
     chain, cur = [], bn.name
@@ -43,7 +43,7 @@ def _fold_one(graph: Graph, bn: n.BatchNorm) -> Graph:
         if len(users) != 1 or cur == graph.output:
             break
         u = users[0]
-        if isinstance(u, n.PARAM_OPS) and not isinstance(u, n.ConvTranspose):
+        if u.weighted and not isinstance(u, n.ConvTranspose):
             return _fold_forward(graph, bn, chain, u)
         ok = isinstance(u, _COMMUTE) and not (
             isinstance(u, n.MaxPool) and np.any(bn.scale <= 0)) and not (

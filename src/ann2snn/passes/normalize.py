@@ -97,7 +97,7 @@ def _required(graph: Graph, lam: dict[str, np.ndarray], out: str) -> dict[str, n
     if not isinstance(graph[out], n.ReLU):
         req[out] = lam[out]
     for node in reversed(list(graph)):
-        if node.name not in req or isinstance(node, (n.Input, n.ReLU, *n.PARAM_OPS)):
+        if node.name not in req or isinstance(node, (n.Input, n.ReLU)) or node.weighted:
             continue
         s = req[node.name]
         if isinstance(node, n.Add):
@@ -131,7 +131,7 @@ def normalize(graph: Graph, calibration: np.ndarray, method: str = "percentile",
     pops = populations(graph)
     # first find what is required from population scales alone: needs λ first, so record
     # populations plus every weighted layer (for those whose scale nobody dictates)
-    record = set(pops) | {p.name for p in graph.of_type(*n.PARAM_OPS)}
+    record = set(pops) | {x.name for x in graph if x.weighted}
     _, acts = ann_forward(graph, calibration, batch_size, record)
     rng = np.random.default_rng(0)
     lam: dict[str, np.ndarray] = {}
@@ -170,7 +170,7 @@ def normalize(graph: Graph, calibration: np.ndarray, method: str = "percentile",
             new.append(node)
             continue
         ins = [scale[i] for i in node.inputs]
-        if isinstance(node, n.PARAM_OPS):
+        if node.weighted:
             s_in = ins[0]
             s_out = req.get(node.name, lam[node.name])
             node = _scale_weights(node, s_in, s_out, graph)

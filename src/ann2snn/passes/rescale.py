@@ -51,7 +51,7 @@ def scale_currents(graph: Graph, bias_factor: float, input_factor: float) -> Gra
         hits = [i in derived for i in x.inputs]
         if not any(hits):
             continue
-        if isinstance(x, (*n.PARAM_OPS, n.Scale)):
+        if x.multiplicative:
             fold.add(x.name)
         elif isinstance(x, _PASS) and all(hits):
             derived.add(x.name)

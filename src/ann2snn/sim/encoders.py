@@ -8,18 +8,15 @@ are cut into windows, and a C implementation can reproduce them bit for bit.
 
 from __future__ import annotations
 
-import enum
-
 import torch
+
+from ..ir.options import Encoding
 
 _M32 = 0xFFFFFFFF
 _MIX = 0x45D9F3B  # < 2**27: products of 32-bit values stay inside int64
 
 
-class Encoding(enum.Enum):
-    ANALOG = "analog"  #: the input itself, every step (constant current into layer 1)
-    POISSON = "poisson"  #: Bernoulli(clip(x·rate, 0, 1)) spikes per step
-    TTFS = "ttfs"  #: one spike per input at step round((1 − x)·(T − 1))
+__all__ = ["Encoding", "hash32", "element_keys", "uniform", "poisson_window", "ttfs_window"]
 
 
 def hash32(h: torch.Tensor) -> torch.Tensor:
