@@ -138,3 +138,17 @@ def test_errors_name_the_layers():
             n.Dense("d", ("x",), weight=np.ones((2, 4096), f32), bias=None), n.IF("s", ("d",))]
     with pytest.raises(ConversionError, match="int32"):
         quantize(Graph(wide), QuantSpec(weight_bits=16, input_bits=16))
+
+
+def test_quant_spec_scale_is_an_enum_given_as_member_or_string():
+    from ann2snn.errors import ConfigError
+
+    assert QuantSpec().scale is QuantScale.INTEGER
+    assert QuantSpec(scale="POW2").scale is QuantScale.POW2
+    assert QuantSpec(scale=QuantScale.POW2) == QuantSpec(scale="pow2")
+    with pytest.raises(ConfigError, match="QuantSpec.scale must be one of 'integer', 'pow2'"):
+        QuantSpec(scale="log")
+    g = Graph([n.Input("x", shape=(4,)),
+               n.Dense("d", ("x",), weight=np.full((2, 4), 0.3, f32), bias=None),
+               n.IF("s", ("d",))])
+    assert quantize(g, QuantSpec(scale="pow2")).graph.quant.scale is QuantScale.POW2
