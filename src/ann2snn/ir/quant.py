@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .nodes import IF
 from .options import QuantScale, coerce
-
-if TYPE_CHECKING:
-    from .graph import Graph
 
 #: the version of the record (``"version"`` of the former ``meta["quant"]`` dict)
 QUANT_VERSION = 1
@@ -67,8 +63,11 @@ class QuantInfo:
         return cls(**kw)
 
 
-def is_quantized(graph: Graph) -> bool:
-    """Whether ``graph`` is an integer-mode graph."""
+# (graph.py imports this module: the functions below take a Graph without naming it)
+
+
+def is_quantized(graph) -> bool:
+    """Whether the Graph ``graph`` is an integer-mode graph."""
     return graph.quant is not None
 
 
@@ -78,7 +77,7 @@ def if_thresholds(node: IF) -> tuple:
     return node.thresholds if node.thresholds is not None else (node.threshold,)
 
 
-def thresholds(graph: Graph) -> dict[str, list[int]]:
+def thresholds(graph) -> dict[str, list[int]]:
     """The integer thresholds of every population of a quantized graph, by name."""
     return {x.name: [int(v) for v in if_thresholds(x)] for x in graph if isinstance(x, IF)}
 
