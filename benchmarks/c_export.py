@@ -34,6 +34,7 @@ import ann2snn
 from ann2snn.backends.c import export_c
 from ann2snn.backends.c.writer import inputs_bytes
 from ann2snn.data import load_dataset
+from ann2snn.ir.quant import thresholds
 from ann2snn.quantize import QuantSpec, quantize
 from ann2snn.sim.integer import quantize_input
 
@@ -139,8 +140,7 @@ def main(argv=None) -> int:
     pc, rc = read_outputs(out / "outputs_all.bin", T)
     c_equal = bool(np.array_equal(pc, pi) and np.array_equal(rc, ri))
 
-    q = qsnn.graph.meta["quant"]
-    wbytes_int = q["weight_bytes"]
+    wbytes_int = qsnn.graph.quant.weight_bytes
     wbytes_float = sum(a.astype(np.float32).nbytes for nd in snn.graph
                        for a in nd.arrays().values())
     fig = {
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         "weight_bytes_int": wbytes_int, "weight_bytes_float32": wbytes_float,
         "c_make_check": check.stdout.strip().splitlines()[-1] if check.stdout else check.stderr,
         "c_equals_python_int_on_all_samples": c_equal,
-        "thresholds": q["thresholds"], "c_project": str(out),
+        "thresholds": thresholds(qsnn.graph), "c_project": str(out),
     }
     print(f"MNIST LeNet-5, T = {T}, {n} test samples ({fig['model']}; {fig['machine']})")
     print(f"  accuracy: ANN {ann_acc * 100:.2f}%   float SNN {acc_f * 100:.2f}%   "

@@ -13,7 +13,7 @@ import torch
 from . import __version__
 from .analysis.counts import macs_per_layer, static_layers
 from .errors import Ann2SnnError, ConversionError, SimulationError
-from .ir import Graph, ResetMode, load_bundle, save_bundle
+from .ir import Graph, ResetMode, is_quantized, load_bundle, save_bundle
 from .ir import nodes as n
 from .passes import (
     fold_batchnorm,
@@ -130,7 +130,7 @@ class SNN(SpikingNetwork):
         self.ann_graph = ann_graph
 
     def run_batch(self, x, timesteps: int, *args, **kwargs):
-        if "quant" in self.graph.meta:  # integer mode: the integer simulator
+        if is_quantized(self.graph):  # integer mode: the integer simulator
             from .sim.integer import run_integer
 
             return run_integer(self, x, timesteps, *args, **kwargs)

@@ -57,7 +57,7 @@ def test_c_trace_equals_integer_simulator(net_name, spec_name, gcc, tmp_path):
         if not q.graph[p].membrane_readout:
             assert 0 < (want[p]["spikes"] != 0).mean() < 1, p
     if spec_name.endswith("sat"):
-        lim = q.graph.meta["quant"]["v_limit"]
+        lim = q.graph.quant.v_limit
         assert any((np.abs(want[p]["v_pre_reset"]) == lim).any() for p in pops), \
             "the saturating case should saturate somewhere"
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from ann2snn.errors import ConversionError, UnsupportedLayerError
-from ann2snn.ir import Graph
+from ann2snn.ir import Graph, QuantScale
 from ann2snn.ir import nodes as n
+from ann2snn.ir.quant import thresholds
 from ann2snn.quantize import QuantSpec, quantize
 
 f32 = np.float32
@@ -42,7 +43,7 @@ def test_convert_quantize_keyword(trained, digits):
 
     model, snn = trained
     q = ann2snn.convert(model, digits[0].x[:500], quantize=QuantSpec(weight_bits=6))
-    assert q.graph.meta["quant"]["weight_bits"] == 6
+    assert q.graph.quant.weight_bits == 6
     assert q.ann_graph is not None
     ref = quantize(snn, QuantSpec(weight_bits=6))
     for a, b in zip(q.graph, ref.graph):
@@ -61,17 +62,19 @@ def test_weights_fit_their_width(trained, bits):
         assert np.abs(w).max() >= wmax // 2, "the scale should use the width"
         if getattr(node, "bias", None) is not None:
             assert node.bias.dtype == np.int32
-    for name, th in q.graph.meta["quant"]["thresholds"].items():
+    for name, th in thresholds(q.graph).items():
         assert all(isinstance(t, int) and t >= 1 for t in th)
-        assert q.graph[name].threshold == th[0]
+        assert q.graph[name].threshold == th[0] and q.graph[name].thresholds is None
 
 
 def test_pow2_and_per_channel_thresholds(trained):
     _, snn = trained
     q = quantize(snn, QuantSpec(per_channel=True, scale="pow2"))
-    th = q.graph.meta["quant"]["thresholds"]
+    assert q.graph.quant.scale is QuantScale.POW2 and q.graph.quant.per_channel
+    th = thresholds(q.graph)
     assert len(th["relu"]) == 16 and len(th["fc.neurons"]) == 10
     assert all(t & (t - 1) == 0 for v in th.values() for t in v)
+    assert q.graph["relu"].thresholds == tuple(th["relu"])
 
 
 def test_avgpool_folds_into_the_next_layer():
@@ -83,7 +86,7 @@ def test_avgpool_folds_into_the_next_layer():
                n.AvgPool("ap", ("s",), kernel=(2, 2), stride=(2, 2), padding=(0, 0)),
                n.IF("out", ("ap",))], "out")
     q = quantize(g, QuantSpec())
-    assert q.graph.meta["quant"]["thresholds"]["out"] == [4]
+    assert thresholds(q.graph)["out"] == [4] and q.graph["out"].threshold == 4
     assert len(q.graph) == len(g)
 
 
@@ -99,7 +102,7 @@ def test_identity_shortcut_gets_an_integer_scale():
                n.IF("out", ("add",))], "out")
     q = quantize(g, QuantSpec(weight_bits=8))
     (sc,) = q.graph.of_type(n.Scale)
-    th = q.graph.meta["quant"]["thresholds"]["out"][0]
+    th = thresholds(q.graph)["out"][0]
     assert sc.inputs == ("s1",) and int(sc.factor.ravel()[0]) == th
     assert th <= 127
 
@@ -135,3 +138,17 @@ def test_errors_name_the_layers():
             n.Dense("d", ("x",), weight=np.ones((2, 4096), f32), bias=None), n.IF("s", ("d",))]
     with pytest.raises(ConversionError, match="int32"):
         quantize(Graph(wide), QuantSpec(weight_bits=16, input_bits=16))
+
+
+def test_quant_spec_scale_is_an_enum_given_as_member_or_string():
+    from ann2snn.errors import ConfigError
+
+    assert QuantSpec().scale is QuantScale.INTEGER
+    assert QuantSpec(scale="POW2").scale is QuantScale.POW2
+    assert QuantSpec(scale=QuantScale.POW2) == QuantSpec(scale="pow2")
+    with pytest.raises(ConfigError, match="QuantSpec.scale must be one of 'integer', 'pow2'"):
+        QuantSpec(scale="log")
+    g = Graph([n.Input("x", shape=(4,)),
+               n.Dense("d", ("x",), weight=np.full((2, 4), 0.3, f32), bias=None),
+               n.IF("s", ("d",))])
+    assert quantize(g, QuantSpec(scale="pow2")).graph.quant.scale is QuantScale.POW2

@@ -9,6 +9,7 @@ import torch
 from ann2snn.errors import SimulationError
 from ann2snn.ir import Graph, ResetMode
 from ann2snn.ir import nodes as n
+from ann2snn.ir.quant import thresholds
 from ann2snn.quantize import QuantSpec, quantize
 from ann2snn.sim.integer import (
     IntegerNetwork,
@@ -103,11 +104,10 @@ def test_scan_equals_steps(zero):
 
 def _check_recurrence(q, tr):
     """Every recorded step obeys the documented integer semantics exactly."""
-    meta = q.graph.meta["quant"]
-    lim = meta["v_limit"]
+    lim = q.graph.quant.v_limit
     for node in q.graph.of_type(n.IF):
         k = tr[node.name]
-        th = np.asarray(meta["thresholds"][node.name])
+        th = np.asarray(thresholds(q.graph)[node.name])
         th = th.reshape((-1,) + (1,) * (k["v"].ndim - 3)) if th.size > 1 else th[0]
         v = np.floor(np.broadcast_to(th * node.v0, k["v"].shape[2:]) + 0.5)
         for t in range(k["v"].shape[0]):
@@ -124,7 +124,7 @@ def test_trace_obeys_the_semantics_with_saturation(reset):
     q = quantize(small_net(1, reset), QuantSpec(weight_bits=6, state_bits=10))
     x = np.random.default_rng(0).random((3, 2, 6, 6)).astype(f32)
     tr = integer_trace(q, x, 20)
-    lim = q.graph.meta["quant"]["v_limit"]
+    lim = q.graph.quant.v_limit
     assert lim == 511
     pres = np.concatenate([tr[p.name]["v_pre_reset"].ravel() for p in q.graph.of_type(n.IF)])
     assert np.abs(pres).max() == lim, "this case should saturate"
@@ -199,7 +199,8 @@ def test_integer_network_class_and_save_load_round_trip(tmp_path):
     x = np.random.default_rng(4).random((3, 2, 6, 6)).astype(f32)
     q.save(tmp_path / "q.snn")
     back = load(tmp_path / "q.snn")
-    assert back.graph.meta["quant"] == q.graph.meta["quant"]
+    assert back.graph.quant == q.graph.quant
+    assert thresholds(back.graph) == thresholds(q.graph)
     for a, b in zip(q.graph, back.graph):
         for key, arr in a.arrays().items():
             assert arr.dtype == b.arrays()[key].dtype and np.array_equal(arr, b.arrays()[key])

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import SimulationError
-from ..ir import Graph
+from ..ir import Graph, is_quantized
 from ..ir import nodes as n
 from ..sim.encoders import Encoding
 from .traceio import ANN_KIND, KINDS, STEP_KINDS, LayerInfo, Trace, TraceError, load_trace
@@ -237,6 +237,6 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
             with torch.no_grad():
                 _, acts = model(xb, set(sources.values()))
             rec.add_ann(i, {p: acts[s].cpu().numpy() for p, s in sources.items()})
-    kind = "integer" if "quant" in snn.graph.meta else "float"
+    kind = "integer" if is_quantized(snn.graph) else "float"
     src = f"ann2snn {__version__} {kind} simulator"
     return rec.trace(snn.graph, idx, src, {"encoding": encoding.value})

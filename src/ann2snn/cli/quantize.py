@@ -38,13 +38,16 @@ def add_parser(sub):
 
 def run(args) -> int:
     from .. import load
+    from ..ir import QuantScale
+    from ..ir.quant import thresholds
     from ..quantize import QuantSpec, quantize
     from .common import print_table
 
     snn = load(args.snn)
     spec = QuantSpec(weight_bits=args.weight_bits, state_bits=args.state_bits,
                      input_bits=args.input_bits, per_channel=args.per_channel,
-                     scale="pow2" if args.pow2 else "integer", input_range=args.input_range)
+                     scale=QuantScale.POW2 if args.pow2 else QuantScale.INTEGER,
+                     input_range=args.input_range)
     calib = None
     if args.dataset:
         from ..data import calibration_data
@@ -53,12 +56,12 @@ def run(args) -> int:
                                  standardize=args.standardize)
     qsnn = quantize(snn, spec, calib)
     out = qsnn.save(Path(args.output))
-    q = qsnn.graph.meta["quant"]
+    q, ths = qsnn.graph.quant, thresholds(qsnn.graph)
     rows = []
     for x in qsnn.graph:
         arrs = x.arrays()
         w = arrs.get("weight", arrs.get("factor"))
-        th = q["thresholds"].get(x.name)
+        th = ths.get(x.name)
         rows.append({"name": x.name, "type": x.op, "shape": qsnn.graph.shapes[x.name],
                      "weights": None if w is None else f"{int(w.min())}..{int(w.max())}",
                      "threshold": None if th is None else (
@@ -66,8 +69,8 @@ def run(args) -> int:
     print_table(rows, [("name", "name"), ("type", "type"), ("shape", "output shape"),
                        ("weights", "int weights"), ("threshold", "threshold")])
     print(f"\nwrote {out}: {spec.weight_bits}-bit weights, {spec.state_bits}-bit membranes, "
-          f"{spec.input_bits}-bit input (x_int = round(x * {q['input_scale']:.6g})), "
-          f"{q['weight_bytes']} bytes of weights")
+          f"{spec.input_bits}-bit input (x_int = round(x * {q.input_scale:.6g})), "
+          f"{q.weight_bytes} bytes of weights")
     if args.dataset:
         from ..data import load_dataset
 

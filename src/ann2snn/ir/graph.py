@@ -8,7 +8,11 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from . import nodes as n
+from .options import Readout
+from .quant import QuantInfo
 from .shapes import infer
+
+_SAME = object()  # replace(): keep the graph's QuantInfo
 
 
 class Graph:
@@ -16,11 +20,12 @@ class Graph:
 
     Nodes are kept in topological order; ``shapes[name]`` is each node's output shape
     (without batch), inferred and checked at construction. ``meta`` holds free-form,
-    JSON-serializable facts about the graph (source file, normalization scales, ...).
+    JSON-serializable facts about the graph (source file, normalization scales, ...);
+    ``quant`` is the integer-mode record of a quantized graph (ir/quant.py), else None.
     """
 
     def __init__(self, nodes: Iterable[n.Node], output: str | None = None,
-                 meta: dict | None = None):
+                 meta: dict | None = None, quant: QuantInfo | None = None):
         node_list = list(nodes)
         by_name: dict[str, n.Node] = {}
         for node in node_list:
@@ -38,6 +43,9 @@ class Graph:
         if self.output not in self.nodes:
             raise ValueError(f"output '{self.output}' is not a node")
         self.meta = dict(meta or {})
+        if "quant" in self.meta:
+            raise ValueError("integer mode is Graph.quant (a QuantInfo), not meta['quant']")
+        self.quant = quant
         self.shapes: dict[str, tuple[int, ...]] = {}
         for node in self.nodes.values():
             ins = [self.shapes[i] for i in node.inputs]
@@ -65,6 +73,12 @@ class Graph:
     def output_shape(self) -> tuple[int, ...]:
         return self.shapes[self.output]
 
+    @property
+    def readout(self) -> Readout:
+        """What a spiking graph's prediction is read from (``meta["readout"]``, written by
+        the conversion; spike counts when absent)."""
+        return Readout(self.meta.get("readout", Readout.SPIKE_COUNT.value))
+
     def __getitem__(self, name: str) -> n.Node:
         return self.nodes[name]
 
@@ -82,8 +96,10 @@ class Graph:
 
     # -- editing (returns new graphs) ---------------------------------------------
     def replace(self, nodes: Iterable[n.Node], output: str | None = None,
-                meta: dict | None = None) -> Graph:
-        return Graph(nodes, output or self.output, self.meta if meta is None else meta)
+                meta: dict | None = None, quant=_SAME) -> Graph:
+        """A graph of ``nodes``; output, meta and quant are this one's unless given."""
+        return Graph(nodes, output or self.output, self.meta if meta is None else meta,
+                     self.quant if quant is _SAME else quant)
 
     def prune(self) -> Graph:
         """Drop nodes that do not contribute to the output."""

@@ -19,7 +19,8 @@ from .options import ResetMode
 
 Shape = tuple[int, ...]
 
-__all__ = ["ResetMode", "Shape", "Node", "NODE_TYPES"]  # and the node classes below
+# and the node classes below
+__all__ = ["ResetMode", "Shape", "Node", "NODE_TYPES", "types_with"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,6 +330,11 @@ class IF(Node):
 
     ``membrane_readout=True`` marks an output layer that only integrates (no spikes;
     prediction argmax v), used in place of a softmax.
+
+    ``thresholds``: integer mode with per-channel thresholds (ann2snn.quantize): the
+    integer θ of every channel, which then replaces ``threshold`` (``threshold`` is θ
+    only where they are all equal). ``None``: ``threshold`` holds for every neuron.
+    Read it through :func:`ann2snn.ir.quant.if_thresholds`.
     """
 
     population: ClassVar[bool] = True
@@ -341,6 +347,7 @@ class IF(Node):
     leak: float = 0.0
     multi_spike: int = 1
     membrane_readout: bool = False
+    thresholds: tuple[int, ...] | None = None
 
     @property
     def binary(self) -> bool:
@@ -375,3 +382,11 @@ NODE_TYPES: dict[str, type[Node]] = {
         Identity, IF, SpikingMaxPool,
     )
 }
+
+
+def types_with(trait: str) -> list[type[Node]]:
+    """The node types that have ``trait`` (a class-level flag of :class:`Node`), in
+    :data:`NODE_TYPES` order: ``types_with("integer")`` are those integer mode supports."""
+    if not isinstance(getattr(Node, trait, None), bool):
+        raise AttributeError(f"node types have no trait {trait!r}")
+    return [cls for cls in NODE_TYPES.values() if getattr(cls, trait)]

@@ -2,8 +2,12 @@
 
 A saved file is an ``.npz`` (written with ``allow_pickle=False``) holding every node
 array under ``"<node>/<field>"`` and a JSON header under ``"__header__"`` (UTF-8 bytes
-as uint8) with the format version, the nodes' scalar fields and the graph's meta.
-Nothing is ever unpickled: a model file from a stranger cannot run code.
+as uint8) with the format version, the nodes' scalar fields, the graph's meta and, for
+a quantized graph, its QuantInfo under ``"quant"``. Nothing is ever unpickled: a model
+file from a stranger cannot run code.
+
+Format versions: 2 (this one) keeps integer mode in ``"quant"`` and the per-channel
+thresholds on the IF nodes; 1 kept both in ``meta["quant"]`` and is still read.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import numpy as np
 from ..errors import ModelFileError
 from . import nodes as n
 from .graph import Graph
+from .quant import QuantInfo, upgrade_v1
 
 FORMAT = "ann2snn-graph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _plain(v):
@@ -55,6 +60,8 @@ def to_dict(graph: Graph) -> tuple[dict, dict[str, np.ndarray]]:
         header_nodes.append(entry)
     header = {"format": FORMAT, "version": FORMAT_VERSION, "output": graph.output,
               "nodes": header_nodes, "meta": graph.meta}
+    if graph.quant is not None:
+        header["quant"] = graph.quant.to_json()
     return header, arrays
 
 
@@ -92,9 +99,14 @@ def from_dict(header: dict, arrays: dict[str, np.ndarray], source: str = "graph"
         if entry:
             raise ModelFileError(f"{source}: node {op} has unknown fields {sorted(entry)}")
         built.append(cls(**kwargs))
+    meta, quant = header.get("meta", {}), header.get("quant")
     try:
-        return Graph(built, header["output"], header.get("meta", {}))
-    except ValueError as e:
+        if header.get("version", 0) < 2:
+            meta, quant, built = upgrade_v1(meta, built)
+        elif quant is not None:
+            quant = QuantInfo.from_json(quant)
+        return Graph(built, header["output"], meta, quant)
+    except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{source} is inconsistent: {e}") from None
 
 

@@ -22,8 +22,6 @@ from ..ir import Graph
 from ..ir import nodes as n
 from ..sim.ops import GraphParams, apply
 
-_COMMUTE = (n.Flatten, n.Reshape, n.Identity, n.MaxPool, n.AvgPool)
-
 
 def fold_batchnorm(graph: Graph) -> Graph:
     for bn in graph.of_type(n.BatchNorm):
@@ -45,10 +43,7 @@ def _fold_one(graph: Graph, bn: n.BatchNorm) -> Graph:
         u = users[0]
         if u.weighted and not isinstance(u, n.ConvTranspose):
             return _fold_forward(graph, bn, chain, u)
-        ok = isinstance(u, _COMMUTE) and not (
-            isinstance(u, n.MaxPool) and np.any(bn.scale <= 0)) and not (
-            isinstance(u, n.AvgPool) and any(u.padding))
-        if not ok:
+        if not _commutes(u, bn):
             break
         chain.append(u)
         cur = u.name
@@ -56,6 +51,17 @@ def _fold_one(graph: Graph, bn: n.BatchNorm) -> Graph:
         f"BatchNorm '{bn.name}' cannot be folded: it follows '{src}' ({prev.op}) and is not "
         "followed by a Conv or Linear layer through pass-through layers only. Place batch norm "
         "directly after a Conv/Linear layer, or directly before one.")
+
+
+def _commutes(u: n.Node, bn: n.BatchNorm) -> bool:
+    """Whether ``u`` commutes with the per-channel affine map of ``bn``: a view of its
+    input (Flatten, Reshape, Identity), a max pool when every scale is positive, an
+    unpadded average pool."""
+    if isinstance(u, n.MaxPool):
+        return bool(np.all(bn.scale > 0))
+    if isinstance(u, n.AvgPool):
+        return not any(u.padding)
+    return u.alias
 
 
 def _fold_backward(graph: Graph, bn: n.BatchNorm, op) -> Graph:
@@ -84,7 +90,7 @@ def _fold_forward(graph: Graph, bn: n.BatchNorm, chain: list, op) -> Graph:
     t_map = np.broadcast_to(bn.shift.reshape(bshape), shape).astype(np.float64)
     for u in chain:
         out = graph.shapes[u.name]
-        if isinstance(u, (n.MaxPool, n.AvgPool)):
+        if not u.alias:  # a pool: one value per channel
             s_map = np.broadcast_to(s_map[(slice(None),) + (0,) * (len(out) - 1)]
                                     .reshape(bshape), out)
             t_map = np.broadcast_to(t_map[(slice(None),) + (0,) * (len(out) - 1)]

@@ -27,11 +27,6 @@ from ..errors import ConversionError
 from ..ir import Graph
 from ..ir import nodes as n
 
-#: nodes through which a factor on their (single, or every) input passes unchanged:
-#: linear and positively homogeneous, no constants of their own
-_PASS = (n.Flatten, n.Reshape, n.Transpose, n.Pad, n.AvgPool, n.GlobalAvgPool, n.Upsample,
-         n.Identity, n.MaxPool, n.SpikingMaxPool, n.Concat)
-
 
 def _times(a: np.ndarray, f: float) -> np.ndarray:
     return (np.asarray(a, np.float64) * f).astype(a.dtype)
@@ -53,7 +48,7 @@ def scale_currents(graph: Graph, bias_factor: float, input_factor: float) -> Gra
             continue
         if x.multiplicative:
             fold.add(x.name)
-        elif isinstance(x, _PASS) and all(hits):
+        elif x.homogeneous and all(hits):  # the factor passes through unchanged
             derived.add(x.name)
         else:  # an Add, an IF, a ReLU or a Concat with spikes reads the input itself
             foldable = False

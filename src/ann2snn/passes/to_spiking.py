@@ -11,22 +11,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from ..ir import Graph, ResetMode
+from ..ir import Graph, Readout, ResetMode, SoftmaxReadout, coerce
 from ..ir import nodes as n
 from .normalize import output_population
 
 log = logging.getLogger(__name__)
 
 
-def to_spiking(graph: Graph, reset: ResetMode = ResetMode.SUBTRACT, v0: float = 0.0,
-               softmax_readout: str = "membrane") -> Graph:
-    """Return the spiking graph.
+def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: float = 0.0,
+               softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE) -> Graph:
+    """Return the spiking graph; ``meta["readout"]`` says what its prediction is read
+    from (a :class:`~ann2snn.ir.Readout` value; ``Graph.readout`` reads it).
 
-    ``softmax_readout``: ``"membrane"`` (default) or ``"spikes"`` (the softmax is
-    replaced by a spiking output population, as snntoolbox's softmax_to_relu).
+    ``softmax_readout``: :class:`~ann2snn.ir.SoftmaxReadout` or its value:
+    ``"membrane"`` (default) or ``"spikes"`` (the softmax is replaced by a spiking
+    output population, as snntoolbox's softmax_to_relu).
     """
+    reset = coerce(ResetMode, reset, "reset")
+    softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
     out, had_softmax = output_population(graph)
-    membrane = had_softmax and softmax_readout == "membrane"
+    membrane = had_softmax and softmax_readout is SoftmaxReadout.MEMBRANE
     nodes: list[n.Node] = []
     for x in graph:
         if isinstance(x, n.Softmax) and x.name == graph.output:
@@ -48,7 +52,7 @@ def to_spiking(graph: Graph, reset: ResetMode = ResetMode.SUBTRACT, v0: float = 
         nodes.append(pop)
         output = pop.name
     meta = dict(graph.meta)
-    meta["readout"] = "membrane" if membrane else "spike_count"
+    meta["readout"] = (Readout.MEMBRANE if membrane else Readout.SPIKE_COUNT).value
     return Graph(nodes, output, meta)
 
 

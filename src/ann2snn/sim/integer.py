@@ -1,6 +1,6 @@
 """The integer simulator: a quantized spiking graph run with integer arithmetic only.
 
-The graph comes from :func:`ann2snn.passes.quantize.quantize_graph`; its semantics are
+The graph comes from :func:`ann2snn.quantize.quantize_graph`; its semantics are
 in docs/integer-mode.md and are mirrored one function to one function by the C runtime
 (``backends/c``). Per population and step, with ``L = 2^(state_bits−1) − 1``:
 
@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SimulationError
-from ..ir import Graph, ResetMode
+from ..ir import Graph, QuantInfo, ResetMode
 from ..ir import nodes as n
+from ..ir.quant import if_thresholds
 from .encoders import Encoding
 from .ops import apply
 from .simulator import (
@@ -54,20 +55,21 @@ class IntIFParams(NamedTuple):
     membrane_readout: bool
 
 
-def quant_meta(graph: Graph) -> dict:
-    q = graph.meta.get("quant")
-    if not q:
+def quant_meta(graph: Graph) -> QuantInfo:
+    """The graph's integer-mode record; SimulationError for a float graph."""
+    q = graph.quant
+    if q is None:
         raise SimulationError("this network is not quantized; run ann2snn quantize first")
     return q
 
 
 def int_if_params(graph: Graph, node: n.IF, device) -> IntIFParams:
     q = quant_meta(graph)
-    th = torch.tensor(q["thresholds"][node.name], dtype=torch.int64, device=device)
+    th = torch.tensor([int(v) for v in if_thresholds(node)], dtype=torch.int64, device=device)
     rank = len(graph.shapes[node.name])
     if th.numel() > 1:
         th = th.view(-1, *([1] * (rank - 1)))
-    return IntIFParams(th, int(q["v_limit"]), node.reset is ResetMode.ZERO, node.multi_spike,
+    return IntIFParams(th, int(q.v_limit), node.reset is ResetMode.ZERO, node.multi_spike,
                        node.membrane_readout)
 
 
@@ -104,13 +106,13 @@ def quantize_input(x, graph: Graph) -> torch.Tensor:
     x = torch.as_tensor(x)
     if not torch.is_floating_point(x):
         xi = x.to(torch.int64)
-        if xi.numel() and (xi.min() < q["input_min"] or xi.max() > q["input_max"]):
-            raise SimulationError(f"integer input outside [{q['input_min']}, {q['input_max']}]")
+        if xi.numel() and (xi.min() < q.input_min or xi.max() > q.input_max):
+            raise SimulationError(f"integer input outside [{q.input_min}, {q.input_max}]")
         return xi
     if not torch.isfinite(x).all():
         raise SimulationError("input contains NaN or Inf")
-    xi = torch.floor(x.to(torch.float64) * float(q["input_scale"]) + 0.5)
-    return xi.clamp(q["input_min"], q["input_max"]).to(torch.int64)
+    xi = torch.floor(x.to(torch.float64) * float(q.input_scale) + 0.5)
+    return xi.clamp(q.input_min, q.input_max).to(torch.int64)
 
 
 class IntParams:

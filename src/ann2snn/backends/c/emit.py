@@ -20,7 +20,8 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, ResetMode
 from ...ir import nodes as n
-from ...passes.quantize_spec import SUPPORTED, _check_avgpool
+from ...ir.quant import if_thresholds
+from ...quantize.spec import check_supported
 
 RUNTIME = "ann2snn.backends.c.runtime"
 _ALIAS = (n.Flatten, n.Reshape, n.Identity)
@@ -84,19 +85,13 @@ class Emitter:
 
     def __init__(self, graph: Graph, float_mode: bool = False):
         self.g, self.fm = graph, float_mode
-        self.q = graph.meta.get("quant")
+        self.q = graph.quant
         if self.q is None and not float_mode:
             raise ConversionError("the network is not quantized: run 'ann2snn quantize' first "
                                   "(or export --float for a float C model)")
         if self.q is not None and float_mode:
             raise ConversionError("--float needs the float network, not a quantized one")
-        bad = [(x.name, x.op) for x in graph if not isinstance(x, SUPPORTED)]
-        if bad:
-            from ...errors import UnsupportedLayerError
-
-            raise UnsupportedLayerError(bad, [c.__name__ for c in SUPPORTED], "C backend")
-        for x in graph.of_type(n.AvgPool):
-            _check_avgpool(x, graph.shapes[x.inputs[0]])
+        check_supported(graph, "C backend")
         self.sym: dict[str, str] = {}
         self.buf: dict[str, str] = {}
         for i, x in enumerate(graph):
@@ -303,8 +298,8 @@ class Emitter:
             th = np.array([x.threshold], np.float64)
             init = th * x.v0
         else:
-            th = np.array(self.q["thresholds"][x.name], np.int64)
-            init = np.clip(np.floor(th * x.v0 + 0.5), -self.q["v_limit"], self.q["v_limit"])
+            th = np.array(if_thresholds(x), np.int64)
+            init = np.clip(np.floor(th * x.v0 + 0.5), -self.q.v_limit, self.q.v_limit)
         thn = self._const("act_t", "th_" + s, th)
         inner = size // c if th.size > 1 else size
         v, vpre = "v_" + s, "vpre_" + s

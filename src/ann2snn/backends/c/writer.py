@@ -34,9 +34,9 @@ _KERNEL_ORDER = ("sat_add", "if", "conv", "dense", "sumpool", "globalsum", "gate
 def _input_ctype(graph: Graph, float_mode: bool) -> tuple[str, int, int]:
     if float_mode:
         return "float", 4, 0
-    q = graph.meta["quant"]
-    nbytes = 1 if q["input_bits"] + int(q["input_signed"]) <= 8 else 2
-    signed = int(q["input_signed"])
+    q = graph.quant
+    nbytes = 1 if q.input_bits + int(q.input_signed) <= 8 else 2
+    signed = int(q.input_signed)
     return f"{'' if signed else 'u'}int{8 * nbytes}_t", nbytes, signed
 
 
@@ -45,9 +45,9 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
     em = Emitter(graph, float_mode)
     em.emit()
     o = em.o
-    q = graph.meta.get("quant") or {}
+    q = graph.quant
     in_t, in_bytes, in_signed = _input_ctype(graph, float_mode)
-    wbits = q.get("weight_bits", 32)
+    wbits = 32 if q is None else q.weight_bits
     out_node = graph[graph.output]
     layers = em.trace_layers()
     source = graph.meta.get("source", "a converted network")
@@ -65,7 +65,7 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
          f"#define SNN_OUTPUT_SIZE {math.prod(graph.output_shape)}",
          f"#define SNN_MEMBRANE_READOUT {int(out_node.membrane_readout)}",
          f"#define SNN_TIMESTEPS {timesteps}",
-         f"#define SNN_V_LIMIT {q.get('v_limit', 2**31 - 1)}",
+         f"#define SNN_V_LIMIT {2**31 - 1 if q is None else q.v_limit}",
          f"#define SNN_INPUT_BYTES {in_bytes}", f"#define SNN_INPUT_SIGNED {in_signed}",
          f"#define SNN_FLOAT_TOLERANCE {FLOAT_TOLERANCE}",
          f"#define SNN_NUM_TRACE_LAYERS {len(layers)}",

@@ -1,9 +1,12 @@
 """Integer mode, the public API: ``quantize(snn, QuantSpec(...)) -> SNN``.
 
-The quantized network is an ordinary :class:`~ann2snn.api.SNN` whose graph has integer
-weights and ``graph.meta["quant"]``; ``SNN.simulate`` then runs the integer simulator
-(:mod:`ann2snn.sim.integer`), and ``ann2snn export c`` turns it into C that reproduces
-it bit for bit. Semantics: docs/integer-mode.md.
+The quantized network is an ordinary SNN whose graph has integer weights and thresholds
+and a :class:`~ann2snn.ir.QuantInfo` (``graph.quant``); ``SNN.simulate`` then runs the
+integer simulator (:mod:`ann2snn.sim.integer`), and ``ann2snn export c`` turns it into C
+that reproduces it bit for bit. Semantics: docs/integer-mode.md.
+
+The package: ``spec`` (QuantSpec, the supported node types, shared helpers), ``solve``
+(the thresholds θ and scales σ), ``build`` (the integer weights and the overflow proof).
 """
 
 from __future__ import annotations
@@ -12,18 +15,16 @@ import logging
 
 import numpy as np
 
-from .errors import ConversionError
-from .ir import Graph
-from .passes.quantize import QuantSpec, quantize_graph
-from .passes.quantize_nodes import weight_bytes
+from ..errors import ConversionError
+from ..ir import Graph, is_quantized
+from .build import weight_bytes
+from .solve import quantize_graph
+from .spec import QuantSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QuantSpec", "quantize", "is_quantized", "weight_bytes"]
-
-
-def is_quantized(graph: Graph) -> bool:
-    return "quant" in graph.meta
+__all__ = ["QuantSpec", "quantize", "quantize_graph", "is_quantized", "input_to_int",
+           "weight_bytes"]
 
 
 def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
@@ -33,7 +34,7 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
     input). ``calibration`` (training samples, optional) sets the input range when
     ``spec.input_range`` is None; without it inputs are taken to lie in [0, 1].
     """
-    from .api import SNN, _as_array
+    from ..api import SNN, _as_array  # lazily: the SNN module imports nothing from here
 
     if spec is None:
         spec = QuantSpec(**fields)
@@ -48,15 +49,15 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
         raise ConversionError(f"quantize() needs an SNN or a spiking Graph, not "
                               f"{type(snn).__name__}")
     qgraph = quantize_graph(graph, spec, calib)
-    q = qgraph.meta["quant"]
+    q = qgraph.quant
     log.info("quantized: %d-bit weights, %d-bit membranes, %d-bit input (scale %.4g); "
              "%d bytes of weights", spec.weight_bits, spec.state_bits, spec.input_bits,
-             q["input_scale"], q["weight_bytes"])
+             q.input_scale, q.weight_bytes)
     return SNN(qgraph, ann, getattr(snn, "timesteps", 64))
 
 
 def input_to_int(x, graph: Graph) -> np.ndarray:
     """The integers a quantized network sees for float input ``x`` (numpy, int64)."""
-    from .sim.integer import quantize_input
+    from ..sim.integer import quantize_input
 
     return quantize_input(np.asarray(x), graph).numpy()

@@ -1,4 +1,5 @@
-"""Integer mode: turn a spiking graph into one with integer weights and thresholds.
+"""Integer mode, first half: choose every population's integer threshold θ and every
+tensor's scale σ (build.py then writes the integer weights).
 
 Every tensor of the quantized network holds integers; ``σ_t`` is the factor between a
 tensor's integer value and its value in the float network, ``t_int = σ_t · t_float``
@@ -27,20 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConversionError, UnsupportedLayerError
-from ..ir import Graph
+from ..errors import ConversionError
+from ..ir import Graph, QuantScale, is_quantized
 from ..ir import nodes as n
-from .quantize_spec import (
-    _PASS,
-    SUPPORTED,
-    WEIGHTED,
-    QuantSpec,
-    _bc,
-    _check_avgpool,
-    _max_ratio,
-    _uniform,
-    weight_dtype,
-)
+from .spec import QuantSpec, _bc, _max_ratio, _uniform, check_supported, weight_dtype
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +57,7 @@ class _Quantizer:
 
     # -- set-up --------------------------------------------------------------------
     def _check_supported(self) -> None:
-        bad = [(x.name, x.op) for x in self.g if not isinstance(x, SUPPORTED)]
-        if bad:
-            raise UnsupportedLayerError(bad, [c.__name__ for c in SUPPORTED],
-                                        "network (integer mode)")
+        check_supported(self.g, "network (integer mode)")
         for x in self.g.of_type(n.IF):
             if x.leak:
                 raise ConversionError(f"IF '{x.name}' has leak {x.leak}; integer mode "
@@ -78,8 +66,6 @@ class _Quantizer:
                 raise ConversionError(f"IF '{x.name}' has threshold {x.threshold}; integer "
                                       "mode quantizes networks with threshold 1 (scale the "
                                       "weights into it: ann2snn.passes.rescale)")
-        for x in self.g.of_type(n.AvgPool):
-            _check_avgpool(x, self.g.shapes[x.inputs[0]])
 
     def _input_scale(self, calib: np.ndarray | None) -> None:
         s = self.spec
@@ -110,7 +96,7 @@ class _Quantizer:
                     raise ConversionError(f"SpikingMaxPool '{x.name}' must pool spikes (or the "
                                           "input), not a current")
                 self.fixed[x.name] = self.fixed[x.inputs[0]]
-            elif isinstance(x, (n.Add, *WEIGHTED)):
+            elif isinstance(x, n.Add) or x.multiplicative:
                 continue
             elif all(i in self.fixed for i in x.inputs):
                 s = self._propagate(x, [self.fixed[i] for i in x.inputs], exact=False)
@@ -124,7 +110,7 @@ class _Quantizer:
             return ins[0] * math.prod(x.kernel)
         if isinstance(x, n.GlobalAvgPool):
             return ins[0] * math.prod(shp[x.inputs[0]][1:])
-        if isinstance(x, _PASS):
+        if x.channel_copy:
             return ins[0]
         if isinstance(x, n.Flatten):
             src = shp[x.inputs[0]]
@@ -156,7 +142,7 @@ class _Quantizer:
             c = self.g.shapes[x.name][0] if self.spec.per_channel and self.g.shapes[x.name] else 1
             trees.append(self._walk_root(x.inputs[0], x.name, c))
         for x in self.g:
-            if isinstance(x, WEIGHTED):
+            if x.multiplicative:
                 i = x.inputs[0]
                 if i not in self.fixed and i not in self.owner:
                     trees.append(self._walk_root(i, None, 1))
@@ -191,7 +177,7 @@ class _Quantizer:
             raise ConversionError(f"integer mode: current '{t}' reaches '{tree.pop}' twice")
         seen.add(t)
         x, shp = self.g[t], self.g.shapes
-        if isinstance(x, WEIGHTED):
+        if x.multiplicative:
             tree.members.append((t, idx, gain))
             return
         ins = x.inputs
@@ -199,7 +185,7 @@ class _Quantizer:
             return self._walk(ins[0], t, 0, idx, gain * math.prod(x.kernel), tree, seen)
         if isinstance(x, n.GlobalAvgPool):
             return self._walk(ins[0], t, 0, idx, gain * math.prod(shp[ins[0]][1:]), tree, seen)
-        if isinstance(x, _PASS):
+        if x.channel_copy:
             return self._walk(ins[0], t, 0, idx, gain, tree, seen)
         if isinstance(x, n.Flatten):
             c = shp[ins[0]][0]
@@ -275,7 +261,7 @@ class _Quantizer:
                 log.warning("'%s': weights too large for %d bits at threshold 1; clipping",
                             tree.pop or tree.root, spec.weight_bits)
                 b = 1.0
-            theta[c] = 2.0 ** math.floor(math.log2(b)) if spec.scale == "pow2" \
+            theta[c] = 2.0 ** math.floor(math.log2(b)) if spec.scale is QuantScale.POW2 \
                 else math.floor(b)
         if tree.pop is not None:
             theta = np.maximum(np.rint(theta), 1)
@@ -299,7 +285,7 @@ class _Quantizer:
 
     def _forward_all(self) -> None:
         for x in self.g:
-            if x.name in self.sigma or isinstance(x, WEIGHTED):
+            if x.name in self.sigma or x.multiplicative:
                 continue
             ins = []
             for p, i in enumerate(x.inputs):
@@ -309,7 +295,7 @@ class _Quantizer:
                 self.sigma[x.name] = self._propagate(x, ins)
 
     def _build(self) -> Graph:
-        from .quantize_nodes import build_quantized
+        from .build import build_quantized
 
         return build_quantized(self)
 
@@ -334,11 +320,11 @@ def quantize_graph(graph: Graph, spec: QuantSpec, calibration: np.ndarray | None
                    ) -> Graph:
     """Return the integer-mode version of the spiking ``graph`` (see module docstring)."""
     spec.validate()
-    if "quant" in graph.meta:
+    if is_quantized(graph):
         raise ConversionError("the network is already quantized")
     if not graph.of_type(n.IF):
         raise ConversionError("quantize a spiking network (after conversion), not an ANN")
     return _Quantizer(graph, spec, calibration).run()
 
 
-__all__ = ["QuantSpec", "quantize_graph", "SUPPORTED", "weight_dtype"]
+__all__ = ["QuantSpec", "quantize_graph"]

@@ -17,9 +17,10 @@ import math
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Graph
+from ..ir import Graph, QuantInfo, is_quantized
 from ..ir import nodes as n
-from .quantize_spec import INT32_MAX, WEIGHTED, _bc, weight_dtype
+from ..ir.quant import if_thresholds, threshold_fields
+from .spec import INT32_MAX, _bc, weight_dtype
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def build_quantized(q) -> Graph:
                 bound[extra.name] = int(np.abs(extra.factor).max()) * bound[ins[p]]
                 ins[p] = extra.name
         changes: dict = {"inputs": tuple(ins)} if x.inputs else {}
-        if isinstance(x, WEIGHTED):
+        if x.multiplicative:
             changes.update(_int_weights(x, q.sigma[x.inputs[0]], q.sigma[x.name], g,
                                         spec.weight_max, wdt))
             b = changes.get("bias")
@@ -101,8 +102,7 @@ def build_quantized(q) -> Graph:
                 int(np.abs(b.astype(np.int64)).max(initial=0)) if b is not None else 0)
         elif isinstance(x, n.IF):
             th = q.theta[x.name]
-            if np.all(th == th[0]):
-                changes["threshold"] = float(th[0])
+            changes.update(threshold_fields(th))
             if th.max() > spec.v_limit:
                 raise ConversionError(f"IF '{x.name}': threshold {int(th.max())} exceeds the "
                                       f"{spec.state_bits}-bit membrane; use more state bits")
@@ -125,26 +125,25 @@ def build_quantized(q) -> Graph:
                 "int32; use fewer weight or input bits")
         nodes.append(dataclasses.replace(x, **changes) if changes else x)
 
-    meta = dict(g.meta)
-    meta["quant"] = {
-        "version": 1,
-        "weight_bits": spec.weight_bits, "state_bits": spec.state_bits,
-        "input_bits": spec.input_bits, "per_channel": spec.per_channel, "scale": spec.scale,
-        "input_scale": q.q, "input_range": q.range, "input_signed": q.signed,
-        "input_min": q.qmin, "input_max": q.qmax, "v_limit": spec.v_limit,
-        "thresholds": {k: [int(v) for v in th] for k, th in q.theta.items()},
-        "scales": {k: [float(v) for v in np.ravel(s)] for k, s in q.sigma.items()
-                   if isinstance(g.nodes.get(k), WEIGHTED)},
-        "bounds": {k: int(v) for k, v in bound.items()},
-    }
-    out = Graph(nodes, g.output, meta)
-    meta["quant"]["weight_bytes"] = weight_bytes(out)
-    return out
+    info = QuantInfo(
+        weight_bits=spec.weight_bits, state_bits=spec.state_bits, input_bits=spec.input_bits,
+        per_channel=spec.per_channel, scale=spec.scale, input_scale=q.q, input_range=q.range,
+        input_signed=q.signed, input_min=q.qmin, input_max=q.qmax, v_limit=spec.v_limit,
+        scales={k: tuple(float(v) for v in np.ravel(s)) for k, s in q.sigma.items()
+                if k in g.nodes and g[k].multiplicative},
+        bounds={k: int(v) for k, v in bound.items()},
+        weight_bytes=_bytes(nodes, quantized=True))
+    return g.replace(nodes, quant=info)
 
 
 def weight_bytes(graph: Graph) -> int:
-    """Bytes of all constant arrays (weights, biases, factors, thresholds) of a graph."""
-    total = sum(a.nbytes for x in graph for a in x.arrays().values())
-    q = graph.meta.get("quant", {})
-    total += 4 * sum(len(v) for v in q.get("thresholds", {}).values())
+    """Bytes of all constant arrays (weights, biases, factors) of a graph, and 4 per
+    integer threshold of a quantized one."""
+    return _bytes(graph, is_quantized(graph))
+
+
+def _bytes(nodes, quantized: bool) -> int:
+    total = sum(a.nbytes for x in nodes for a in x.arrays().values())
+    if quantized:
+        total += 4 * sum(len(if_thresholds(x)) for x in nodes if isinstance(x, n.IF))
     return int(total)

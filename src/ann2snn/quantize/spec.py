@@ -6,24 +6,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConversionError
-from ..ir import Graph
+from ..errors import ConversionError, UnsupportedLayerError
+from ..ir import Graph, QuantScale, coerce
 from ..ir import nodes as n
 
-#: Node types the integer simulator and the C backend implement.
-SUPPORTED = (n.Input, n.Conv, n.Dense, n.Scale, n.AvgPool, n.GlobalAvgPool, n.Upsample, n.Pad,
-             n.Flatten, n.Reshape, n.Transpose, n.Concat, n.Add, n.Identity, n.IF,
-             n.SpikingMaxPool)
-WEIGHTED = (n.Conv, n.Dense, n.Scale)
-_PASS = (n.Pad, n.Upsample, n.Identity)
 INT32_MAX = 2**31 - 1
+
+
+def check_supported(graph: Graph, where: str) -> None:
+    """Raise :class:`UnsupportedLayerError` listing every node integer mode does not
+    implement (the :attr:`~ann2snn.ir.nodes.Node.integer` trait), and check every
+    AvgPool is a sum over a fixed window."""
+    bad = [(x.name, x.op) for x in graph if not x.integer]
+    if bad:
+        raise UnsupportedLayerError(bad, [c.__name__ for c in n.types_with("integer")], where)
+    for x in graph.of_type(n.AvgPool):
+        _check_avgpool(x, graph.shapes[x.inputs[0]])
 
 
 @dataclass(frozen=True)
 class QuantSpec:
     """How to quantize: widths in bits, and how the scale of each layer is chosen.
 
-    ``scale``: ``"integer"`` (θ any integer, the most precise) or ``"pow2"`` (θ = 2^k).
+    ``scale``: :class:`~ann2snn.ir.QuantScale` or its value: ``"integer"`` (θ any integer,
+    the most precise) or ``"pow2"`` (θ = 2^k).
     ``input_range``: the float input range r (x_int = round(x·q), q = (2^b−1)/r, or
     (2^(b−1)−1)/r for signed input); None takes it from the calibration data, else 1.
     """
@@ -32,9 +38,12 @@ class QuantSpec:
     state_bits: int = 32
     input_bits: int = 8
     per_channel: bool = False
-    scale: str = "integer"
+    scale: QuantScale = QuantScale.INTEGER
     input_range: float | None = None
     input_signed: bool | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "scale", coerce(QuantScale, self.scale, "QuantSpec.scale"))
 
     def validate(self) -> None:
         if not 2 <= self.weight_bits <= 16:
@@ -43,8 +52,6 @@ class QuantSpec:
             raise ConversionError(f"state_bits={self.state_bits}: use 4 to 32")
         if not 1 <= self.input_bits <= 16:
             raise ConversionError(f"input_bits={self.input_bits}: use 1 to 16")
-        if self.scale not in ("integer", "pow2"):
-            raise ConversionError(f"scale={self.scale!r}: use 'integer' or 'pow2'")
         if self.input_range is not None and not self.input_range > 0:
             raise ConversionError(f"input_range={self.input_range} must be > 0")
 
