@@ -16,6 +16,7 @@ from ann2snn.analysis.trace import record_trace
 from ann2snn.ir import Graph, ResetMode
 from ann2snn.ir import nodes as n
 from ann2snn.passes import to_spiking
+from ann2snn.quantize import quantize
 from ann2snn.sim.functional import IFParams, if_init, if_scan
 
 
@@ -88,30 +89,77 @@ def test_correlation_is_exactly_one_where_the_snn_is_exact():
     assert layer["spikes_per_neuron"] == pytest.approx(float(x.mean()) * levels)
 
 
-def test_error_terms_add_up_and_name_their_cause():
-    # a = 1.5 is clipped to 1 (error -0.5); a = 0.3 at T = 8 quantizes to 2/8 (-0.05)
-    x = np.array([[1.5, 0.3, 0.0, 0.5]], np.float32)
-    res = one_layer(x).simulate(x, np.zeros(1, np.int64), timesteps=8, example_sample=0)
-    s = res.layers[0].summary
-    e = s["error"]
-    assert e["clipping"]["mean"] == pytest.approx(-0.5 / 4)
-    assert e["quantization"]["mean"] == pytest.approx((2 / 8 - 0.3) / 4, abs=1e-7)
-    assert e["remainder"]["mean"] == pytest.approx(0.0, abs=1e-7)
-    assert e["total"]["mean"] == pytest.approx(e["clipping"]["mean"] + e["quantization"]["mean"]
-                                               + e["remainder"]["mean"], abs=1e-12)
-    assert s["clipped_fraction"] == 0.25
+def stats(e) -> dict:
+    e = np.asarray(e, np.float64)
+    return {"mean": e.mean(), "mean_abs": np.abs(e).mean(), "rms": np.sqrt((e * e).mean())}
 
 
-def test_decomposition_is_exact_on_a_deeper_net(small_snn):
+def assert_terms(summary: dict, a, z, r_star, r) -> None:
+    """The summary's error terms against hand-computed activations a, clipped z, ideal
+    rate r* and SNN rate r: clipping z − a, quantization r* − z, remainder r − r*."""
+    a, z, r_star, r = (np.asarray(v, np.float64) for v in (a, z, r_star, r))
+    want = {"total": r - a, "clipping": z - a, "quantization": r_star - z,
+            "remainder": r - r_star}
+    for comp, e in want.items():
+        for k, v in stats(e).items():
+            assert summary["error"][comp][k] == pytest.approx(v, abs=1e-6), (comp, k)
+    assert summary["correlation"] == pytest.approx(np.corrcoef(a, r)[0, 1], abs=1e-6)
+    assert summary["correlation_clipped"] == pytest.approx(np.corrcoef(z, r)[0, 1], abs=1e-6)
+
+
+def test_each_error_term_names_its_cause_on_a_hand_computed_net():
+    """Two populations of three independent neurons, T = 8, every spike counted by hand.
+
+    relu1 (analog input x, constant current): x = 0.3 fires at steps 4 and 7 (N = 2 =
+    floor(2.4): quantization −0.05); x = 1.5 fires every step (clipped: −0.5); x = 0.5
+    fires at 2, 4, 6, 8 (exact).
+    relu2 = diag(2.5, 1, 0.6) · relu1 receives spikes, not a constant current:
+    - neuron 0, a = 0.75: input 2.5 at steps 4 and 7 -> v = 2.5 (spike) 1.5 (spike) 0.5,
+      3.0 (spike) 2.0 (spike): N = 4, r = 0.5; the constant current 0.75 would give
+      N* = 6: all of its error −0.25 is remainder;
+    - neuron 1, a = 1.5 (the ANN is not clipped): input 1 every step, N = 8: clipping −0.5;
+    - neuron 2, a = 0.3: input 0.6 at steps 2, 4, 6, 8 -> spikes at 4 and 8, N = 2 =
+      N*(0.3, 8): quantization −0.05.
+    """
+    x = np.array([[0.3, 1.5, 0.5]], np.float32)
+    ann = Graph([n.Input("x", shape=(3,)),
+                 n.Dense("fc1", ("x",), weight=np.eye(3, dtype=np.float32),
+                         bias=np.zeros(3, np.float32)),
+                 n.ReLU("relu1", ("fc1",)),
+                 n.Dense("fc2", ("relu1",), weight=np.diag([2.5, 1.0, 0.6]).astype(np.float32),
+                         bias=np.zeros(3, np.float32)),
+                 n.ReLU("relu2", ("fc2",))])
+    res = SNN(to_spiking(ann), ann).simulate(x, np.zeros(1, np.int64), timesteps=8,
+                                              example_sample=None)
+    l1, l2 = (d.summary for d in res.layers)
+    assert (l1["name"], l2["name"]) == ("relu1", "relu2")
+    assert_terms(l1, a=[0.3, 1.5, 0.5], z=[0.3, 1, 0.5], r_star=[2 / 8, 1, 4 / 8],
+                 r=[2 / 8, 1, 4 / 8])
+    assert_terms(l2, a=[0.75, 1.5, 0.3], z=[0.75, 1, 0.3], r_star=[6 / 8, 1, 2 / 8],
+                 r=[4 / 8, 1, 2 / 8])
+    assert l1["clipped_fraction"] == l2["clipped_fraction"] == pytest.approx(1 / 3)
+    assert l1["spikes_per_neuron"] == pytest.approx(14 / 3)
+    assert l2["spikes_per_neuron"] == pytest.approx(14 / 3)
+
+
+def test_error_terms_of_a_deeper_net_from_its_counts_and_activations(small_snn):
+    """The accumulated terms (over two batches) against the SNN's own spike counts and
+    the normalized ANN's activations, with N* = floor(z·T) (reset SUBTRACT, v0 = 0)."""
     snn, x, y = small_snn
-    res = snn.simulate(x, y, timesteps=20)
+    T = 20
+    res = snn.simulate(x, y, timesteps=T, batch_size=5, example_sample=None)
+    counts = snn.run_batch(torch.from_numpy(x), T).counts
+    _, acts = snn.ann_forward(x, record={"relu", "fc"})
     for d in res.layers:
-        e = d.summary["error"]
-        total = e["clipping"]["mean"] + e["quantization"]["mean"] + e["remainder"]["mean"]
-        assert e["total"]["mean"] == pytest.approx(total, abs=1e-9)
-        assert abs(e["quantization"]["mean"]) <= 1 / 20
-        assert -1 <= d.summary["correlation"] <= 1
-    assert res.layers[0].summary["error"]["remainder"]["mean_abs"] < 1e-6  # first layer exact
+        src = d.name.removesuffix(".neurons")
+        a = acts[src].reshape(len(x), -1).astype(np.float64).ravel()
+        r = counts[d.name].numpy().reshape(len(x), -1).astype(np.float64).ravel() / T
+        z = np.clip(a, 0, 1)
+        assert_terms(d.summary, a, z, np.floor(z * T) / T, r)
+        assert d.summary["clipped_fraction"] == pytest.approx(float((a > 1).mean()))
+    first = res.layers[0].summary["error"]
+    assert first["remainder"]["mean_abs"] < 1e-6  # analog input: the first layer is exact
+    assert first["quantization"]["mean_abs"] > 0  # the check above is not empty
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(v0=0.5), dict(reset=ResetMode.ZERO),
@@ -151,7 +199,6 @@ def test_energy_and_macs_in_metrics_json(small_snn, tmp_path):
 
 def test_integer_mode_rates_are_in_activation_units():
     """In integer mode θ is an integer; an activation a is the current a·θ, rate N/T."""
-    quantize = pytest.importorskip("ann2snn.quantize").quantize
     rng = np.random.default_rng(2)
     x = (rng.integers(0, 16, (30, 6)) / 16).astype(np.float32)
     q = quantize(one_layer(x), calibration=x)

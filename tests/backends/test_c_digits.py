@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import read_csv_trace, run
 
+from ann2snn.analysis.traceio import load_trace
 from ann2snn.backends.c import export_c
 from ann2snn.cli import main as cli
 from ann2snn.quantize import QuantSpec, quantize
@@ -91,12 +92,10 @@ def test_cli_quantize_and_export(digits_small, tmp_path, gcc, capsys):
 
 
 def test_ann2snn_diff_reads_the_c_trace(project, qsnn, digits, tmp_path):
-    traceio = pytest.importorskip("ann2snn.analysis.traceio")
-    pytest.importorskip("ann2snn.analysis.diff")
     qsnn.save(tmp_path / "q.snn")
     run(["./snn_main", "inputs.bin", "--quiet", "--trace", str(tmp_path / "ct"),
          "--trace-samples", "2"], cwd=project)
-    assert traceio.load_trace(tmp_path / "ct").source == "c"
+    assert load_trace(tmp_path / "ct").source == "c"
     assert cli(["trace", str(tmp_path / "q.snn"), "--dataset", "digits", "--samples", "0:2",
                 "-T", str(T), "-o", str(tmp_path / "py.npz")]) == 0
     assert cli(["diff", str(tmp_path / "ct"), str(tmp_path / "py.npz")]) == 0

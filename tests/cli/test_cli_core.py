@@ -1,4 +1,5 @@
-"""The CLI: the main job, each subcommand, and exit code 2 with no traceback on bad input."""
+"""The CLI: the main job, each subcommand, exit code 2 with no traceback on bad input and 1
+on an internal error."""
 
 from __future__ import annotations
 
@@ -195,7 +196,31 @@ def test_help_teaches():
     assert "--percentile" in out and "Examples" in out
 
 
-def test_internal_errors_exit_1_via_console_script(tmp_path):
+INTERNAL_ERROR = """
+import sys
+import ann2snn.cli.info as info
+from ann2snn.cli import main
+
+def broken(args):
+    raise RuntimeError("simulated bug 1234")
+
+info.run = broken  # before main() builds the parser, which binds each command's run
+sys.exit(main(["info", "whatever.snn"]))  # as the console script does
+"""
+
+
+def test_internal_errors_exit_1_via_console_script():
+    """An unexpected exception inside a command is an internal error: exit status 1 with
+    the exception named, not the user-error format (exit 2, "error: ...")."""
+    proc = subprocess.run([sys.executable, "-c", INTERNAL_ERROR], capture_output=True,
+                          text=True)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "simulated bug 1234" in proc.stderr
+    assert not proc.stderr.startswith("error:")
+
+
+def test_missing_file_is_a_user_error_via_console_script(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ann2snn", "simulate", str(tmp_path / "x.snn"),
                            "-d", "digits"], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error:") and "x.snn" in proc.stderr

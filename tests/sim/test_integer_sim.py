@@ -132,6 +132,15 @@ def test_trace_obeys_the_semantics_with_saturation(reset):
     assert np.array_equal(tr["x"]["spikes"][5], quantize_input(x, q.graph).numpy())
 
 
+def assert_same_trace(a: dict, b: dict) -> None:
+    """Two integer traces hold the same layers, kinds and arrays (and are not empty)."""
+    assert a and a.keys() == b.keys()
+    for k in a:
+        assert a[k] and a[k].keys() == b[k].keys(), k
+        for j in a[k]:
+            assert np.array_equal(a[k][j], b[k][j]), (k, j)
+
+
 def test_windows_batches_and_repeats_give_identical_results():
     q = quantize(small_net(2), QuantSpec())
     x = np.random.default_rng(1).random((5, 2, 6, 6)).astype(f32)
@@ -143,12 +152,13 @@ def test_windows_batches_and_repeats_give_identical_results():
     for bo in runs:
         assert torch.equal(bo.readout, ref.readout)
         assert torch.equal(bo.predictions, ref.predictions)
+        assert bo.counts.keys() == ref.counts.keys()
         assert all(torch.equal(bo.counts[k], ref.counts[k]) for k in ref.counts)
     assert torch.equal(torch.cat([b.readout for b in one]), ref.readout)
     assert torch.equal(torch.cat([b.predictions for b in one], 1), ref.predictions)
     t1 = integer_trace(q, x[:2], 23, window=1)
     t2 = integer_trace(q, x[:2], 23)
-    assert all(np.array_equal(t1[k][j], t2[k][j]) for k in t1 for j in t1[k])
+    assert_same_trace(t1, t2)
 
 
 def test_thread_count_does_not_change_results():
@@ -162,7 +172,7 @@ def test_thread_count_does_not_change_results():
         b = integer_trace(q, x, 16)
     finally:
         torch.set_num_threads(old)
-    assert all(np.array_equal(a[k][j], b[k][j]) for k in a for j in a[k])
+    assert_same_trace(a, b)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -172,7 +182,7 @@ def test_cuda_equals_cpu():
     a = integer_trace(q, x, 16)
     q.to("cuda")
     b = integer_trace(q, x, 16)
-    assert all(np.array_equal(a[k][j], b[k][j]) for k in a for j in a[k])
+    assert_same_trace(a, b)
 
 
 def test_input_quantization():

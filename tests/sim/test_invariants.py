@@ -10,7 +10,7 @@ import torch
 
 from ann2snn.ir import Graph, ResetMode
 from ann2snn.ir import nodes as n
-from ann2snn.sim.encoders import Encoding
+from ann2snn.sim.encoders import Encoding, element_keys, poisson_window
 from ann2snn.sim.functional import IFParams, if_init, if_scan, if_step
 from ann2snn.sim.simulator import SpikingNetwork
 
@@ -271,3 +271,95 @@ def test_fast_2x2_pooling_equals_torch_pooling(shape, channels_last, rng):
     assert torch.equal(_quarters(x, _sum4).mul_(0.25), F.avg_pool2d(x, 2))
     mx = _quarters(x, lambda q: torch.maximum(torch.maximum(q[0], q[1]), q[2]).maximum(q[3]))
     assert torch.equal(mx, F.max_pool2d(x, 2))
+
+
+# -- input encodings against their formulas (DESIGN §3) -----------------------------------
+def input_spikes(x: np.ndarray, timesteps: int, encoding: Encoding, **kw) -> torch.Tensor:
+    """The input layer's spikes (T, B, ...) as the simulator's probe sees them."""
+    k = x.shape[1]
+    seen = []
+
+    def probe(name, kind, t, t0):
+        if (name, kind) == ("x", "spikes"):
+            seen.append((t0, t.clone()))
+
+    net = SpikingNetwork(one_layer(np.eye(k, dtype=np.float32), np.zeros(k, np.float32)))
+    net.run_batch(torch.as_tensor(x), timesteps, encoding, probe=probe, **kw)
+    return torch.cat([t for _, t in sorted(seen, key=lambda p: p[0])])
+
+
+TTFS_X = [-0.3, 0.0, 0.12, 0.26, 0.5, 0.73, 0.98, 1.0, 1.4]
+
+
+@pytest.mark.parametrize("timesteps,steps", [
+    (11, [10, 10, 9, 7, 5, 3, 0, 0, 0]),  # (1 − x)·10 = 10 10 8.8 7.4 5 2.7 0.2 0 0
+    (21, [20, 20, 18, 15, 10, 5, 0, 0, 0]),  # (1 − x)·20 = ... 17.6 14.8 10 5.4 0.4 ...
+    (1, [0] * 9),
+])
+def test_ttfs_one_spike_at_round_of_one_minus_x_times_T_minus_1(timesteps, steps):
+    """One spike per element, at 0-based step round((1 − x)(T − 1)), x clipped to [0, 1];
+    the same in any window cut and for every sample of the batch."""
+    x = np.array([TTFS_X, TTFS_X[::-1]], np.float32)
+    for window in (1, 4, timesteps):
+        s = input_spikes(x, timesteps, Encoding.TTFS, window=window)
+        assert s.shape == (timesteps, 2, len(TTFS_X))
+        assert set(s.unique().tolist()) <= {0.0, 1.0}
+        assert (s.sum(0) == 1).all()
+        assert s.argmax(0).tolist() == [steps, steps[::-1]]
+
+
+POISSON_X = [-0.5, 0.0, 0.1, 0.3, 0.5, 0.8, 1.0, 1.7]
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5, 2.0])
+def test_poisson_spike_probability_is_clip_of_x_times_rate(rate):
+    """Every (step, element) spikes with probability p = clip(x·rate, 0, 1): exactly never
+    for p = 0, always for p = 1, and otherwise at an empirical rate within 5 binomial
+    standard deviations of p — also for two steps in a row (p², independent steps)."""
+    copies, samples, steps = 250, 4, 40
+    x = torch.tensor(POISSON_X).repeat_interleave(copies).repeat(samples, 1)  # (B, 8·250)
+    keys = element_keys(5, torch.arange(samples), x.shape[1])
+    s = poisson_window(x, keys, 0, steps, rate).reshape(steps, samples, len(POISSON_X), copies)
+    for i, xi in enumerate(POISSON_X):
+        p = min(max(xi * rate, 0.0), 1.0)
+        si = s[:, :, i]
+        n_trials = si.numel()
+        if p in (0.0, 1.0):
+            assert si.sum().item() == p * n_trials, (xi, rate)
+            continue
+        k = si.sum().item()
+        assert abs(k / n_trials - p) <= 5 * math.sqrt(p * (1 - p) / n_trials), (xi, rate, k)
+        both = (si[0::2] * si[1::2]).sum().item()  # disjoint pairs of consecutive steps
+        pairs = n_trials // 2
+        q = p * p
+        assert abs(both / pairs - q) <= 5 * math.sqrt(q * (1 - q) / pairs), (xi, rate, both)
+
+
+def test_poisson_spikes_are_a_function_of_seed_sample_step_and_element():
+    """Deterministic by key: a sample's spikes do not depend on its batch or on the
+    window cut; another seed, sample index, step or element gives other spikes."""
+    x = torch.full((6, 64), 0.5)
+    idx = torch.arange(10, 16)
+    keys = element_keys(3, idx, 64)
+    whole = poisson_window(x, keys, 0, 12)
+    assert torch.equal(whole, poisson_window(x, element_keys(3, idx, 64), 0, 12))
+    assert torch.equal(whole[:, 2:4], poisson_window(x[2:4], element_keys(3, idx[2:4], 64),
+                                                     0, 12))
+    assert torch.equal(whole, torch.cat([poisson_window(x, keys, 0, 5),
+                                         poisson_window(x, keys, 5, 7)]))
+    assert not torch.equal(whole, poisson_window(x, element_keys(4, idx, 64), 0, 12))
+    assert not torch.equal(whole[:, 0], whole[:, 1])  # same x, other sample index
+    assert not torch.equal(whole[0], whole[1])  # other step
+    assert not torch.equal(whole[:, :, 0], whole[:, :, 1])  # other element
+
+
+def test_simulator_feeds_the_poisson_encoder_with_seed_sample_index_and_rate(rng):
+    """The input spikes the simulator's layers receive are the encoder's spikes for the
+    run's seed, dataset sample indices and input rate."""
+    x = rng.random((3, 20)).astype(np.float32)
+    idx = torch.tensor([7, 8, 9])
+    got = input_spikes(x, 15, Encoding.POISSON, window=4, seed=11, sample_index=idx,
+                       input_rate=0.6)
+    want = poisson_window(torch.as_tensor(x), element_keys(11, idx, 20), 0, 15, 0.6)
+    assert torch.equal(got, want)
+    assert 0 < got.sum() < got.numel()
