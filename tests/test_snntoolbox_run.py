@@ -13,7 +13,6 @@ import torch
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 pytest.importorskip("h5py")
-pytest.importorskip("ann2snn.frontends.keras")
 
 from ann2snn.cli import main  # noqa: E402
 
