@@ -178,7 +178,7 @@ def run_ann2snn(ini: Path) -> dict:
                        capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"ann2snn run {ini} failed:\n{r.stderr[-3000:]}")
-    from ann2snn.snntoolbox import config_from_ini
+    from ann2snn.compat.snntoolbox import config_from_ini
 
     out = Path(config_from_ini(ini).output.dir)
     p = np.load(out / "predictions.npz")
@@ -199,8 +199,8 @@ def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float, float]:
     """
     import logging
 
+    from ann2snn.compat.snntoolbox import config_from_ini
     from ann2snn.pipeline import run_pipeline
-    from ann2snn.snntoolbox import config_from_ini
 
     logging.getLogger("ann2snn").setLevel(logging.ERROR)
     cfg = config_from_ini(ini)

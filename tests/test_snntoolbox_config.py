@@ -8,10 +8,16 @@ import textwrap
 import numpy as np
 import pytest
 
+from ann2snn.compat.snntoolbox import config_from_ini
+from ann2snn.compat.snntoolbox.keys import (
+    IGNORED,
+    SECTIONS,
+    UNSUPPORTED,
+    LiteralError,
+    parse_literal,
+)
 from ann2snn.config import load_config
 from ann2snn.errors import ConfigError
-from ann2snn.snntoolbox import config_from_ini
-from ann2snn.snntoolbox_keys import IGNORED, SECTIONS, UNSUPPORTED, LiteralError, parse_literal
 
 # The structure of snntoolbox 0.6.0's examples/mnist_keras_INI.py config, plus the
 # keys this file maps (as configparser writes them: sets as Python literals).

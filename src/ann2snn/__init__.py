@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "convert": "api", "load": "api", "SNN": "api",
+    "convert": "api", "load": "api", "simulate": "api", "SNN": "network",
     "SimulationResult": "results",
     "Graph": "ir", "ResetMode": "ir",
     "Encoding": "sim.encoders",

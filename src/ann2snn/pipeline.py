@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .api import SNN, convert, import_model
+from .api import convert
 from .config import RunConfig
 from .data import calibration_data, load_dataset
 from .errors import ModelFileError
-from .ir import Graph
+from .files import write_atomic
+from .frontends import import_model
+from .ir import Encoding, Graph, coerce
+from .network import SNN
 from .passes.rescale import fold_threshold_and_dt
-from .results import SimulationResult, write_atomic
+from .results import SimulationResult
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +89,10 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
     snn = convert(graph, calib, percentile=c.percentile, method=c.method,
                   per_channel=c.per_channel, max_to_avg_pool=c.max_to_avg_pool, reset=c.reset,
                   v0=c.v0, softmax_readout=c.softmax_readout)
+    encoding = coerce(Encoding, s.encoding, "simulation.encoding")
     if c.v_thresh != 1 or c.dt != 1:  # INIsim's threshold and time step (passes/rescale.py)
         g, ann = fold_threshold_and_dt(snn.graph, snn.ann_graph, c.v_thresh, c.dt,
-                                       spike_input=s.encoding != "analog")
+                                       spike_input=encoding is not Encoding.ANALOG)
         snn = SNN(g, ann)
     convert_s = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
@@ -102,7 +106,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
         if d.sample_indices:
             test = test.subset(indices=d.sample_indices)
         result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
-                              device=s.device, num_samples=d.num_samples, encoding=s.encoding,
+                              device=s.device, num_samples=d.num_samples, encoding=encoding,
                               input_rate=s.input_rate, seed=s.seed, window=s.window,
                               evaluate_ann=cfg.tools.evaluate_ann, progress=progress,
                               config=resolved)

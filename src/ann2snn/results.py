@@ -1,11 +1,10 @@
-"""The result of a simulation, and how it is written to a run folder."""
+"""The result of a simulation: what was measured, and the metrics derived from it.
+
+Writing it to a run folder is :mod:`ann2snn.report.run_folder`'s job."""
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,9 +14,6 @@ import numpy as np
 if TYPE_CHECKING:
     from .analysis.layers import LayerDiagnostics
     from .analysis.traceio import Trace
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class SimulationResult:
@@ -134,25 +130,10 @@ class SimulationResult:
         return [(t, float(acc[t - 1])) for t in steps]
 
     def save(self, out_dir: str | os.PathLike, report: bool = True) -> Path:
-        """Write metrics.json and predictions.npz into ``out_dir``, then (``report``) the
-        plots (PNG) and the self-contained report.html."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "metrics.json",
-                     json.dumps(self.metrics(), indent=2, allow_nan=False).encode())
-        buf_path = out / "predictions.npz"
-        _atomic_npz(buf_path, labels=self.labels,
-                    ann_prediction=(self.ann_predictions if self.ann_predictions is not None
-                                    else np.full_like(self.labels, -1)),
-                    snn_readout=self.snn_readout,
-                    snn_prediction=self.snn_predictions[-1])
-        if report:
-            from .report.html import write_report
+        """Write the run folder (see :func:`ann2snn.report.run_folder.save_run`)."""
+        from .report.run_folder import save_run
 
-            write_report(self, out)  # adds the plotting time to wall_time_s
-            write_atomic(out / "metrics.json",
-                         json.dumps(self.metrics(), indent=2, allow_nan=False).encode())
-        return out
+        return save_run(self, out_dir, report)
 
 
 def _finite(obj):
@@ -166,37 +147,3 @@ def _finite(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_MODE = 0o666 & ~_umask()  # mkstemp creates 0600; give files the usual permissions
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_npz(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.chmod(tmp, _MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

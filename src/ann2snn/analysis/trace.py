@@ -19,10 +19,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from ..arrays import to_numpy
 from ..errors import SimulationError
 from ..ir import Graph, is_quantized
 from ..ir import nodes as n
-from ..sim.encoders import Encoding
+from ..ir.options import Encoding, coerce
 from .traceio import ANN_KIND, KINDS, STEP_KINDS, LayerInfo, Trace, TraceError, load_trace
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,7 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
     """
     from .. import __version__
 
-    if hasattr(x, "x") and hasattr(x, "y"):
-        x = x.x
-    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    x = to_numpy(x)
     idx = [int(i) for i in sample_indices]
     if not idx:
         raise TraceError("no samples to trace")
@@ -213,7 +212,7 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
         raise TraceError(f"sample indices {bad[:5]} are outside the data (0..{len(x) - 1})")
     if timesteps < 1:
         raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
-    encoding = Encoding(encoding) if isinstance(encoding, str) else encoding
+    encoding = coerce(Encoding, encoding, "encoding")
     layers = check_layers(snn.graph, layers)
     rec = TraceRecorder(layers=layers, kinds=kinds)
     rec.set_inputs(snn.graph.inputs)

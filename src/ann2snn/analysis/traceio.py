@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Ann2SnnError
-from ..results import write_atomic
+from ..files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..files import atomic_path
 from .dataset import check_finite, check_labels
 from .idx import STANDARD_MD5, load_idx
 from .paths import ENV_VAR, SYSTEM_DIRS, cache_dir, candidate_dirs
@@ -78,15 +78,10 @@ def find_files(
 def download_file(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
     """Fetch ``url`` to ``dest`` (written to a temporary name, then renamed)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out,
+          urllib.request.urlopen(url, timeout=timeout) as resp):
+        while chunk := resp.read(1 << 20):
+            out.write(chunk)
 
 
 def _verify_download(path: Path, name: str, base: str) -> None:

@@ -1,4 +1,5 @@
-"""Frontends: model files and objects -> Graph. Dispatch on the file suffix."""
+"""Frontends: model files and objects -> Graph. Files dispatch on their suffix, objects
+on their type (:func:`import_model`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ModelFileError
+from ..errors import ConversionError, ModelFileError
 from ..ir import Graph
 
 _LOADERS: dict[str, Callable[[Path], Graph]] = {}
@@ -57,3 +58,30 @@ def load_model(path: str | os.PathLike) -> Graph:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     return loader(path)
+
+
+def import_model(model, sample=None) -> Graph:
+    """Any supported model (nn.Module, ExportedProgram, Keras model, Graph, or a model
+    file) -> Graph. A torch module is exported with ``sample[:2]`` (numpy, (N, ...))."""
+    if isinstance(model, Graph):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    import torch
+
+    if isinstance(model, torch.export.ExportedProgram):
+        from .torch import from_exported
+
+        return from_exported(model)
+    if type(model).__module__.startswith("keras"):
+        from .keras import from_keras_model
+
+        return from_keras_model(model, type(model).__name__)
+    if isinstance(model, torch.nn.Module):
+        from .torch import from_module
+
+        if sample is None:
+            raise ConversionError("a torch module needs sample data to be exported")
+        return from_module(model, torch.as_tensor(sample[:2]))
+    raise ConversionError(f"cannot convert a {type(model).__name__}; pass an nn.Module, an "
+                          "ExportedProgram, or a model file (.pt2, .onnx, .keras, .h5)")

@@ -16,13 +16,13 @@ import dataclasses
 import enum
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelFileError
+from ..files import atomic_file
 from . import nodes as n
 from .graph import Graph
 from .quant import QuantInfo, upgrade_v1
@@ -127,14 +127,8 @@ def save_bundle(path: str | os.PathLike, graphs: dict[str, Graph],
         arrays.update({f"{key}:{k}": a for k, a in arr.items()})
     blob = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, __header__=blob, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        np.savez(fh, __header__=blob, **arrays)
     return path
 
 

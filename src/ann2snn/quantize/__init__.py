@@ -34,13 +34,14 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
     input). ``calibration`` (training samples, optional) sets the input range when
     ``spec.input_range`` is None; without it inputs are taken to lie in [0, 1].
     """
-    from ..api import SNN, _as_array  # lazily: the SNN module imports nothing from here
+    from ..arrays import samples
+    from ..network import SNN
 
     if spec is None:
         spec = QuantSpec(**fields)
     elif fields:
         raise ConversionError("pass either a QuantSpec or its fields, not both")
-    calib = None if calibration is None else _as_array(calibration, "calibration data")
+    calib = None if calibration is None else samples(calibration, "calibration data")
     if isinstance(snn, Graph):
         graph, ann = snn, None
     elif hasattr(snn, "graph"):
@@ -58,6 +59,7 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
 
 def input_to_int(x, graph: Graph) -> np.ndarray:
     """The integers a quantized network sees for float input ``x`` (numpy, int64)."""
+    from ..arrays import to_numpy
     from ..sim.integer import quantize_input
 
-    return quantize_input(np.asarray(x), graph).numpy()
+    return quantize_input(to_numpy(x, None), graph).numpy()

@@ -10,7 +10,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..results import write_atomic
+from ..files import write_atomic
 from . import plots
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from ..files import atomic_path
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -24,10 +26,11 @@ _DPI = 90
 def _save(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=_DPI)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=_DPI)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ... import __version__
+from ...files import write_atomic
 from ...ir import Graph
 from .emit import Emitter, kernel_sections, runtime_text
 
@@ -131,18 +130,6 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
             "main.c": runtime_text("main.c"), "Makefile": runtime_text("Makefile")}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def inputs_bytes(graph: Graph, x_int: np.ndarray, indices, timesteps: int,
                  float_mode: bool = False) -> bytes:
     """``inputs.bin`` for already-quantized inputs ``x_int`` (N, ...)."""
@@ -173,13 +160,13 @@ def write_project(graph: Graph, out_dir, *, float_mode: bool = False, timesteps:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render(graph, float_mode, timesteps).items():
-        _atomic_write(out / name, text.encode())
+        write_atomic(out / name, text.encode())
         written.append(out / name)
     if x is not None:
         xin, outs, readout, pred = reference_outputs(reference, graph, x, timesteps, float_mode)
         idx = np.arange(len(x)) if indices is None else np.asarray(indices)
-        _atomic_write(out / "inputs.bin", inputs_bytes(graph, xin, idx, timesteps, float_mode))
-        _atomic_write(out / "expected.bin", expected_bytes(outs, readout, pred))
+        write_atomic(out / "inputs.bin", inputs_bytes(graph, xin, idx, timesteps, float_mode))
+        write_atomic(out / "expected.bin", expected_bytes(outs, readout, pred))
         written += [out / "inputs.bin", out / "expected.bin"]
     log.info("wrote %s", ", ".join(p.name for p in written))
     return written

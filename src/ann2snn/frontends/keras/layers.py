@@ -1,5 +1,8 @@
 """Keras layer handlers: one small function per Keras layer type -> IR nodes.
 
+This module: convolutions, Dense, BatchNormalization and activations; pooling,
+resampling, padding, reshaping and merging are in :mod:`.layers_shape`.
+
 Each handler reads a layer's config (``layer.get_config()``), its weights
 (``layer.get_weights()``) and the IR shapes of its inputs, and returns the IR nodes
 that compute it (the last one is the layer's output), or the name of an existing IR
@@ -19,115 +22,17 @@ the valid elements only.
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import nodes as n
+from ...ir import nodes as n
+from .context import KLayer, Layout, Shape, Unsupported
+from .geometry import check_padding, layer_pads, pad_then, spatial_in, tup
+from .registry import register
 
 log = logging.getLogger(__name__)
 
-Shape = tuple[int, ...]
-Pads = tuple[tuple[int, int], ...]
-
-
-class Unsupported(Exception):
-    """Raised by a handler or check: this layer (with this config) has no IR equivalent."""
-
-
-@dataclass
-class KLayer:
-    """One Keras layer call, as the handlers see it."""
-
-    name: str  #: IR name of the layer's main node (the Keras layer name)
-    kind: str  #: Keras class name ("Conv2D")
-    cfg: dict  #: the layer's config
-    inputs: list[str]  #: IR names of the inbound tensors
-    shapes: list[Shape]  #: IR (channels-first) shapes of the inbound tensors, no batch axis
-    weights: list[np.ndarray] = field(default_factory=list)
-
-
-class Layout:
-    """Maps between the Keras tensor layout of a model and the channels-first IR.
-
-    ``fmt`` is ``"channels_last"``, ``"channels_first"``, or ``None`` (no layer has a
-    data format, so tensors are taken as they are).
-    """
-
-    def __init__(self, fmt: str | None):
-        self.fmt = fmt
-
-    def to_ir(self, rank: int) -> tuple[int, ...]:
-        """perm with ``IR = keras.permute(perm)``; ``rank`` counts the batch axis."""
-        if self.fmt == "channels_last" and rank >= 3:
-            return (0, rank - 1, *range(1, rank - 1))
-        return tuple(range(rank))
-
-    def to_keras(self, rank: int) -> tuple[int, ...]:
-        """perm with ``keras = IR.permute(perm)``."""
-        if self.fmt == "channels_last" and rank >= 3:
-            return (0, *range(2, rank), 1)
-        return tuple(range(rank))
-
-    def ir_shape(self, keras_shape: Shape) -> Shape:
-        """IR shape (no batch) of a Keras shape (no batch)."""
-        full = (1, *keras_shape)
-        return tuple(full[p] for p in self.to_ir(len(full))[1:])
-
-    def keras_shape(self, ir_shape: Shape) -> Shape:
-        full = (1, *ir_shape)
-        return tuple(full[p] for p in self.to_keras(len(full))[1:])
-
-    def ir_axis(self, axis: int, rank: int) -> int:
-        """The IR axis holding Keras axis ``axis`` of a tensor of ``rank`` (with batch)."""
-        return self.to_ir(rank).index(axis % rank)
-
-
-Handler = Callable[[Layout, KLayer], "list[n.Node] | str"]
-Check = Callable[[dict], "str | None"]
-HANDLERS: dict[str, tuple[Handler, Check | None]] = {}
-
-
-def register(*kinds: str, check: Check | None = None):
-    """Register a handler (and an optional config check) for Keras layer class names."""
-
-    def deco(fn: Handler) -> Handler:
-        for k in kinds:
-            if k in HANDLERS:
-                raise ValueError(f"Keras handler for {k} registered twice")
-            HANDLERS[k] = (fn, check)
-        return fn
-
-    return deco
-
-
-def supported_layers() -> list[str]:
-    return sorted([*HANDLERS, "InputLayer"])
-
-
-def config_problem(kind: str, cfg: dict) -> str | None:
-    """Why a layer of class ``kind`` with ``cfg`` cannot be converted (None: it can,
-    as far as the config alone tells). Used before Keras deserializes anything."""
-    if kind == "InputLayer":
-        return None
-    if kind not in HANDLERS:
-        return "not supported"
-    check = HANDLERS[kind][1]
-    return check(cfg) if check else None
-
-
-# --- small helpers ----------------------------------------------------------------------
-
-
-def _tup(v, nd: int) -> tuple[int, ...]:
-    if v is None:
-        return (1,) * nd
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * nd
-    v = tuple(int(x) for x in v)
-    return v * nd if len(v) == 1 else v
+# --- activations and weights ------------------------------------------------------------
 
 
 def _act_name(act) -> str | None:
@@ -173,49 +78,8 @@ def _activation(layout: Layout, L: KLayer, nodes: list[n.Node], ndim: int,
     raise Unsupported(f"activation '{act}'")
 
 
-def _same_pads(size: Shape, k_eff: Shape, stride: Shape) -> Pads:
-    """TensorFlow 'same' padding per axis: total = max((ceil(i/s)-1)*s + k - i, 0),
-    before = total // 2, the extra pixel after."""
-    out = []
-    for i, k, s in zip(size, k_eff, stride):
-        total = max((math.ceil(i / s) - 1) * s + k - i, 0)
-        out.append((total // 2, total - total // 2))
-    return tuple(out)
-
-
-def _padding(L: KLayer, size: Shape, k_eff: Shape, stride: Shape) -> Pads:
-    mode = str(L.cfg.get("padding", "valid")).lower()
-    if mode == "valid":
-        return ((0, 0),) * len(size)
-    if mode == "same":
-        return _same_pads(size, k_eff, stride)
-    if mode == "causal":
-        return tuple((k - 1, 0) for k in k_eff)
-    raise Unsupported(f"padding='{mode}'")
-
-
-def _pad_then(L: KLayer, pads: Pads) -> tuple[list[n.Node], str, tuple[int, ...]]:
-    """Symmetric pads go into the op; otherwise an explicit Pad node comes first."""
-    if all(a == b for a, b in pads):
-        return [], L.inputs[0], tuple(a for a, _ in pads)
-    pad = n.Pad(f"{L.name}.pad", (L.inputs[0],), pads=pads)
-    return [pad], pad.name, (0,) * len(pads)
-
-
-def _check_padding(cfg: dict) -> str | None:
-    mode = str(cfg.get("padding", "valid")).lower()
-    return None if mode in ("valid", "same", "causal") else f"padding='{mode}'"
-
-
 def _check_conv(cfg: dict) -> str | None:
-    return _check_padding(cfg) or _check_activation(cfg)
-
-
-def _spatial_in(L: KLayer, nd: int) -> Shape:
-    shape = L.shapes[0]
-    if len(shape) != nd + 1:
-        raise Unsupported(f"expects a {nd + 2}-d input, got shape {(None, *shape)}")
-    return shape[1:]
+    return check_padding(cfg) or _check_activation(cfg)
 
 
 def _bias(L: KLayer, i: int) -> np.ndarray | None:
@@ -241,10 +105,10 @@ def _depthwise_to_ir(kernel: np.ndarray) -> np.ndarray:
 
 
 def _conv_geometry(L: KLayer, nd: int, ks: Shape):
-    stride = _tup(L.cfg.get("strides", 1), nd)
-    dil = _tup(L.cfg.get("dilation_rate", 1), nd)
+    stride = tup(L.cfg.get("strides", 1), nd)
+    dil = tup(L.cfg.get("dilation_rate", 1), nd)
     k_eff = tuple(d * (k - 1) + 1 for d, k in zip(dil, ks))
-    pads = _padding(L, _spatial_in(L, nd), k_eff, stride)
+    pads = layer_pads(L, spatial_in(L, nd), k_eff, stride)
     return stride, dil, pads
 
 
@@ -254,7 +118,7 @@ def _conv(layout: Layout, L: KLayer):
     nd = kernel.ndim - 2
     stride, dil, pads = _conv_geometry(L, nd, kernel.shape[:nd])
     groups = int(L.cfg.get("groups", 1) or 1)
-    nodes, src, padding = _pad_then(L, pads)
+    nodes, src, padding = pad_then(L, pads)
     conv = n.Conv(L.name, (src,), weight=_kernel_to_ir(kernel), bias=_bias(L, 1), stride=stride,
                   padding=padding, dilation=dil, groups=groups)
     return _activation(layout, L, [*nodes, conv], nd + 1)
@@ -265,7 +129,7 @@ def _depthwise(layout: Layout, L: KLayer):
     kernel = np.asarray(L.weights[0])
     nd = kernel.ndim - 2
     stride, dil, pads = _conv_geometry(L, nd, kernel.shape[:nd])
-    nodes, src, padding = _pad_then(L, pads)
+    nodes, src, padding = pad_then(L, pads)
     conv = n.Conv(L.name, (src,), weight=_depthwise_to_ir(kernel), bias=_bias(L, 1),
                   stride=stride, padding=padding, dilation=dil, groups=kernel.shape[-2])
     return _activation(layout, L, [*nodes, conv], nd + 1)
@@ -277,7 +141,7 @@ def _separable(layout: Layout, L: KLayer):
     dw, pw = np.asarray(L.weights[0]), np.asarray(L.weights[1])
     nd = dw.ndim - 2
     stride, dil, pads = _conv_geometry(L, nd, dw.shape[:nd])
-    nodes, src, padding = _pad_then(L, pads)
+    nodes, src, padding = pad_then(L, pads)
     depth = n.Conv(f"{L.name}.depthwise", (src,), weight=_depthwise_to_ir(dw), bias=None,
                    stride=stride, padding=padding, dilation=dil, groups=dw.shape[-2])
     point = n.Conv(L.name, (depth.name,), weight=_kernel_to_ir(pw), bias=_bias(L, 2),
@@ -299,11 +163,11 @@ def _conv_transpose(layout: Layout, L: KLayer):
     kernel = np.asarray(L.weights[0])  # (*k, C_out, C_in)
     nd = kernel.ndim - 2
     ks = kernel.shape[:nd]
-    size = _spatial_in(L, nd)
-    stride = _tup(L.cfg.get("strides", 1), nd)
-    dil = _tup(L.cfg.get("dilation_rate", 1), nd)
+    size = spatial_in(L, nd)
+    stride = tup(L.cfg.get("strides", 1), nd)
+    dil = tup(L.cfg.get("dilation_rate", 1), nd)
     opad = L.cfg.get("output_padding")
-    opad = None if opad is None else _tup(opad, nd)
+    opad = None if opad is None else tup(opad, nd)
     same = str(L.cfg.get("padding", "valid")).lower() == "same"
     pads, outpads, crops = [], [], []
     for ax in range(nd):
@@ -414,4 +278,3 @@ def _identity(layout: Layout, L: KLayer):
 
 
 # The remaining handlers (pooling, padding, reshaping, merging) register themselves:
-from . import keras_layers_shape  # noqa: E402, F401

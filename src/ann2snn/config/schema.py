@@ -1,19 +1,19 @@
-"""Typed, validated configuration for ``ann2snn run`` (TOML).
+"""The configuration of ``ann2snn run``: a typed, validated model of every key.
 
 Unknown keys are errors with a "did you mean"; relative paths are resolved against the
-config file's folder. The snntoolbox INI format is translated into this same model.
+config file's folder. Every file format (config/toml.py, the snntoolbox INI format in
+compat/snntoolbox/) is read into this same model.
 """
 
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -115,25 +115,6 @@ def validate(data: dict, source: str = "config") -> RunConfig:
             else:
                 lines.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
-
-
-def load_config(path: str | Path) -> RunConfig:
-    """Load a TOML config (or an snntoolbox INI file, recognised by its [paths] section)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    text = path.read_text(errors="replace")
-    if path.suffix.lower() in (".ini", ".cfg", ".conf") or (
-            "[paths]" in text and "=" in text and path.suffix.lower() != ".toml"):
-        from .snntoolbox import config_from_ini  # added by the snntoolbox-compat work
-
-        return config_from_ini(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
-    cfg = validate(data, str(path))
-    return resolve_paths(cfg, path.parent)
 
 
 def resolve_paths(cfg: RunConfig, base: Path) -> RunConfig:

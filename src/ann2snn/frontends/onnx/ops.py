@@ -1,64 +1,22 @@
-"""The ONNX handler registry: one small handler per op type (see :mod:`.onnx`).
+"""ONNX op handlers: the weighted layers, activations and pooling.
 
-This module holds the weighted layers, activations and pooling; the ops that move
-data around (reshapes, Concat, Add, Pad, Resize, ...) are in :mod:`.onnx_ops_shape`.
-
-A handler gets the conversion context and the ``NodeProto`` and returns the IR node(s)
-computing the node's first output, or a string: the IR node it is an alias of (Dropout,
-Identity, a bias folded into its producer). It raises :class:`~.onnx.Unsupported`
-with a reason when the node, as configured, has no IR equivalent.
+The ops that move data around (reshapes, Concat, Add, Pad, Resize, ...) are in
+:mod:`.ops_shape`; the handler contract is in :mod:`.registry`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ir import nodes as n
-from .onnx import Ctx, Unsupported
+from ...ir import nodes as n
+from .context import Ctx, Unsupported, input_at, norm_axis, unused_extra_outputs
+from .registry import register
 
 if TYPE_CHECKING:
     import onnx
-
-Handler = Callable[[Ctx, "onnx.NodeProto"], "n.Node | list[n.Node] | str"]
-HANDLERS: dict[str, Handler] = {}
-
-
-def register(*op_types: str):
-    """Register a handler for ONNX op types; registering one twice is an error."""
-
-    def deco(fn: Handler) -> Handler:
-        for t in op_types:
-            if t in HANDLERS:
-                raise ValueError(f"handler for ONNX op {t} registered twice")
-            HANDLERS[t] = fn
-        return fn
-
-    return deco
-
-
-def supported_ops() -> list[str]:
-    return sorted(HANDLERS)
-
-
-def unused_extra_outputs(ctx: Ctx, node: onnx.NodeProto) -> None:
-    """Only the first output is data; the others (indices, masks, stats) must be unused."""
-    for o in node.output[1:]:
-        if o and ctx.consumers[o]:
-            raise Unsupported(f"its output '{o}' is used; only the first output is supported")
-
-
-def input_at(node: onnx.NodeProto, i: int) -> str:
-    """The name of input ``i``, or "" when the optional input is absent."""
-    return node.input[i] if len(node.input) > i else ""
-
-
-def norm_axis(ax: int, rank: int) -> int:
-    """A possibly negative ONNX axis as an index into a shape of ``rank`` (batch included)."""
-    return ax + rank if ax < 0 else ax
 
 
 # --- windows: kernel, strides, pads (Conv and pooling) ------------------------------------

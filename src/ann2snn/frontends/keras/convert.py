@@ -1,19 +1,6 @@
-"""Keras frontend: ``.keras`` / ``.h5`` files and ``keras.Model`` objects -> Graph.
-
-Keras 3 is used with the torch backend (``KERAS_BACKEND`` defaults to ``torch`` here;
-no TensorFlow needed). Legacy ``.h5`` files, including those written by tf.keras 2.x,
-load through Keras 3's HDF5 reader, with small compatibility shims for config keys
-that Keras 3 no longer accepts (``groups=1`` in DepthwiseConv2D, ...).
-
-Before Keras deserializes anything, the model config is read straight from the file
-and checked (:mod:`.keras_files`), so every unsupported layer (Lambda, custom layers,
-LSTM, LeakyReLU ...) is reported at once, and no code stored in a file ever runs
-(``safe_mode`` stays on).
-
-The layer handlers live in :mod:`.keras_layers` and :mod:`.keras_layers_shape`; this
-module walks the Keras graph (Functional and Sequential models, nested ones flattened
-as ``outer.inner`` names) and decides the tensor layout (:class:`.keras_layers.Layout`).
-"""
+"""A Keras model (a file or a ``keras.Model``) -> Graph: the Keras graph walked layer by
+layer (Functional and Sequential, nested models flattened as ``outer.inner`` names),
+the tensor layout decided, each layer through its handler (see the package doc)."""
 
 from __future__ import annotations
 
@@ -28,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Ann2SnnError, ConversionError, ModelFileError, UnsupportedLayerError
-from ..ir import Graph
-from ..ir import nodes as n
-from ..ir.shapes import infer
-from .keras_files import (
+from ...errors import Ann2SnnError, ConversionError, ModelFileError, UnsupportedLayerError
+from ...ir import Graph
+from ...ir import nodes as n
+from ...ir.shapes import infer
+from .context import KLayer, Layout, Unsupported
+from .files import (
     check_config,
     compat_objects,
     drop_legacy_keys,
@@ -40,7 +28,7 @@ from .keras_files import (
     read_config,
     write_keras_zip,
 )
-from .keras_layers import HANDLERS, KLayer, Layout, Unsupported, supported_layers
+from .registry import HANDLERS, supported_layers
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The defaults are those of snntoolbox 0.6.0 (its ``config_defaults`` file). Each 
 one of three kinds:
 
 - ``MAPPED``: translated into the :class:`~ann2snn.config.RunConfig` by
-  :mod:`ann2snn.snntoolbox`, which also checks the values that ann2snn cannot honour;
+  :mod:`ann2snn.compat.snntoolbox`, which also checks the values that ann2snn cannot honour;
 - ``IGNORED``: has no effect on INIsim's results (it is read only by another simulator,
   another spike code, the GUI, or the plotting code) or ann2snn does the equivalent
   by itself. A value other than the default is named in one warning;

@@ -1,6 +1,6 @@
 """Where an SNN Toolbox config's model and data are, as snntoolbox would find them.
 
-Helpers of :mod:`ann2snn.snntoolbox`; each takes its ``_Values`` (the typed INI values),
+Helpers of :mod:`ann2snn.compat.snntoolbox`; each takes its ``Values`` (the typed INI values),
 records problems with ``v.error`` and settings ann2snn ignores with ``v.ignore``.
 """
 
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .snntoolbox import _Values
+    from .values import Values
 
 log = logging.getLogger(__name__)
 
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 
 
-def model_spec(v: _Values, path_wd: Path) -> dict[str, Any]:
+def model_spec(v: Values, path_wd: Path) -> dict[str, Any]:
     """The model file snntoolbox would load: ``path_wd/filename_ann`` + the library's suffix."""
     name = v.get("paths", "filename_ann")
     if not name:
@@ -62,7 +62,7 @@ def model_spec(v: _Values, path_wd: Path) -> dict[str, Any]:
     return {"path": ""}
 
 
-def _pytorch_model(v: _Values, stem: Path, name: str) -> dict[str, Any]:
+def _pytorch_model(v: Values, stem: Path, name: str) -> dict[str, Any]:
     """snntoolbox's pytorch input: ``name.py`` defines ``Model``; weights in .pth or .pkl."""
     script = stem.with_name(name + ".py")
     weights = [p for p in (stem.with_name(name + ".pth"), stem.with_name(name + ".pkl"))
@@ -88,7 +88,7 @@ def _pytorch_model(v: _Values, stem: Path, name: str) -> dict[str, Any]:
     return {"path": f"{script}:Model", "weights": str(weights[0])}
 
 
-def test_samples(v: _Values, batch: int) -> tuple[int | None, list[int] | None]:
+def test_samples(v: Values, batch: int) -> tuple[int | None, list[int] | None]:
     """The test samples INIsim simulates: whole batches only (snntoolbox drops the rest)."""
     idx = v.get("simulation", "sample_idxs_to_test")
     if idx:
@@ -120,7 +120,7 @@ def test_samples(v: _Values, batch: int) -> tuple[int | None, list[int] | None]:
     return eff, None
 
 
-def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int, str]:
+def dataset_spec(v: Values, resolve, batch: int) -> tuple[str, int, str]:
     """The dataset spec, and the number of calibration samples and the split they come
     from, as snntoolbox would use them."""
     fmt = v.get("input", "dataset_format")
@@ -159,7 +159,7 @@ def dataset_spec(v: _Values, resolve, batch: int) -> tuple[str, int, str]:
     return "digits", 1, "train"
 
 
-def _image_folders(v: _Values, folder: Path, batch: int) -> tuple[str, int, str]:
+def _image_folders(v: Values, folder: Path, batch: int) -> tuple[str, int, str]:
     """``images:DIR``: ann2snn's DIR/train/<class>/ + DIR/test/<class>/, or snntoolbox's
     own DIR/<class>/, whose images are both normalized on and tested, as in snntoolbox."""
     n = v.get("normalization", "num_samples")
@@ -187,7 +187,7 @@ def _image_folders(v: _Values, folder: Path, batch: int) -> tuple[str, int, str]
     return f"images:{folder}", want // batch * batch or want, "test"
 
 
-def _count_images(folder: Path, v: _Values) -> int:
+def _count_images(folder: Path, v: Values) -> int:
     try:
         return sum(1 for p in folder.glob("*/*") if p.suffix.lower() in _IMAGE_EXTS
                    and p.is_file() and not p.name.startswith(".")
@@ -197,7 +197,7 @@ def _count_images(folder: Path, v: _Values) -> int:
         return 0
 
 
-def _check_image_kwargs(v: _Values) -> None:
+def _check_image_kwargs(v: Values) -> None:
     """ann2snn reads images scaled to [0, 1] at their own size, classes in folder order."""
     gen = v.get("input", "datagen_kwargs")
     flow = v.get("input", "dataflow_kwargs")

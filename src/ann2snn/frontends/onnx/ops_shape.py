@@ -1,4 +1,4 @@
-"""Handlers for the ONNX ops that move data around (see :mod:`.onnx`, :mod:`.onnx_ops`).
+"""Handlers for the ONNX ops that move data around (see :mod:`.registry`, :mod:`.ops`).
 
 Reshape-like ops (Reshape, Flatten, Squeeze, Unsqueeze), Transpose, Concat, Add (of two
 tensors, or of a constant folded into the producing layer's bias), Pad, Resize,
@@ -11,9 +11,9 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import nodes as n
-from .onnx import Ctx, Unsupported
-from .onnx_ops import input_at, norm_axis, register, unused_extra_outputs
+from ...ir import nodes as n
+from .context import Ctx, Unsupported, input_at, norm_axis, unused_extra_outputs
+from .registry import register
 
 
 def _reshape(ctx: Ctx, x: str, shape: tuple[int, ...]):

@@ -15,8 +15,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ..errors import ConversionError, ModelFileError, UnsupportedLayerError
-from .keras_layers import HANDLERS, config_problem, supported_layers
+from ...errors import ConversionError, ModelFileError, UnsupportedLayerError
+from .registry import HANDLERS, config_problem, supported_layers
 
 log = logging.getLogger(__name__)
 

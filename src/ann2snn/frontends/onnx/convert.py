@@ -1,30 +1,21 @@
-"""ONNX frontend: an ``.onnx`` file or ``onnx.ModelProto`` -> Graph (DESIGN §1).
+"""An ONNX model -> Graph: constants folded, every other node through its handler.
 
-The graph is read node by node in the file's (topological) order. Nodes whose inputs
-are all constants -- the shape arithmetic exporters emit (Shape, Gather, Unsqueeze,
-Concat, Cast, ...) -- are evaluated once with onnx's own reference evaluator and become
-constants; ``Shape`` of a data tensor is answered from the IR's inferred shapes, with
-the batch axis set to the input's static batch size (1 when it is symbolic). Every other
-node goes to a small handler in :mod:`.onnx_ops` (one per op type). Unsupported nodes
-are collected and raised at once as :class:`~ann2snn.errors.UnsupportedLayerError`.
-
-Channels-first (NCHW) only, opset 11 and newer. Layer names are the ONNX node names
-(``op_type_index`` where a node has none), made unique.
+See the package doc (frontends/onnx/__init__.py) for what is read and how.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConversionError, ModelFileError, UnsupportedLayerError
-from ..ir import Graph
-from ..ir import nodes as n
-from ..ir.shapes import infer
+from ...errors import ConversionError, ModelFileError, UnsupportedLayerError
+from ...ir import Graph
+from ...ir import nodes as n
+from .context import SHAPE_ONLY, Ctx, Unsupported
+from .registry import HANDLERS, supported_ops
 
 if TYPE_CHECKING:
     import onnx
@@ -32,8 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_OPSET = 11
-#: Consumers that only read a tensor's shape; they do not keep a layer's output alive.
-_SHAPE_ONLY = frozenset({"Shape", "Size"})
 #: Unsupported activations keep their input's shape: conversion carries on past them
 #: (as if they were identities) so that later unsupported layers are reported too.
 _ELEMENTWISE = frozenset({"LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu",
@@ -51,109 +40,10 @@ def _import_onnx():
     return onnx
 
 
-class Unsupported(Exception):
-    """Raised by a handler: this node, as configured, has no IR equivalent (the reason)."""
-
-
-class Ctx:
-    """Conversion state shared by the handlers.
-
-    ``value`` maps an ONNX tensor name to the IR node producing it, ``const`` holds
-    every tensor known at conversion time (initializers and folded subgraphs).
-    """
-
-    def __init__(self, model: onnx.ModelProto, source: str):
-        self.source = source
-        self.opset = _default_opset(model)
-        self.const: dict[str, np.ndarray] = {}
-        self.value: dict[str, str] = {}
-        self.shapes: dict[str, tuple[int, ...]] = {}
-        self.built: list[n.Node] = []
-        self._index: dict[str, int] = {}
-        self.used: set[str] = set()
-        self.batch = 1  #: the batch size Shape ops report (the input's, when static)
-        self.base = ""  #: the layer name of the node being converted
-        self.consumers: Counter[str] = Counter()
-        for node in model.graph.node:
-            if node.op_type not in _SHAPE_ONLY:
-                self.consumers.update(i for i in node.input if i)
-        self.consumers.update(o.name for o in model.graph.output)
-
-    # -- reading the ONNX node -------------------------------------------------------
-    def attrs(self, node: onnx.NodeProto) -> dict:
-        """The node's attributes as Python values (strings decoded)."""
-        from onnx import helper
-
-        out = {}
-        for a in node.attribute:
-            v = helper.get_attribute_value(a)
-            out[a.name] = v.decode() if isinstance(v, bytes) else v
-        return out
-
-    def const_of(self, name: str) -> np.ndarray | None:
-        """The constant value of tensor ``name``, or None ("" means an absent input)."""
-        return self.const.get(name) if name else None
-
-    def weight(self, name: str, what: str) -> np.ndarray:
-        """A constant as float32, or Unsupported when it is computed at run time."""
-        v = self.const_of(name)
-        if v is None:
-            raise Unsupported(f"its {what} is not a constant")
-        return np.array(v, dtype=np.float32)  # a writable copy
-
-    def src(self, name: str) -> str:
-        """The IR node producing data tensor ``name``."""
-        if name not in self.value:
-            raise Unsupported(f"input '{name}' is not a tensor produced by a supported layer")
-        return self.value[name]
-
-    def shape(self, name: str) -> tuple[int, ...]:
-        """The shape (without batch) of data tensor ``name``."""
-        return self.shapes[self.src(name)]
-
-    # -- building IR -------------------------------------------------------------------
-    def name(self, suffix: str = "") -> str:
-        """A fresh, unique IR name for the current layer (``suffix`` for helper nodes)."""
-        base = self.base + suffix
-        name, k = base, 1
-        while name in self.used:
-            k += 1
-            name = f"{base}_{k}"
-        self.used.add(name)
-        return name
-
-    def add(self, node: n.Node) -> None:
-        what = ", ".join(f"'{i}' {self.shapes[i]}" for i in node.inputs) or "its input"
-        try:
-            self.shapes[node.name] = infer(node, [self.shapes[i] for i in node.inputs], what)
-        except ValueError as e:
-            raise ConversionError(f"{self.source}: {e}") from None
-        self._index[node.name] = len(self.built)
-        self.built.append(node)
-
-    def producer(self, ir_name: str) -> n.Node:
-        return self.built[self._index[ir_name]]
-
-    def uses(self, ir_name: str) -> int:
-        """How many ONNX consumers read the output of IR node ``ir_name`` (via any alias)."""
-        return sum(self.consumers[t] for t, v in self.value.items() if v == ir_name)
-
-    def replace(self, new: n.Node) -> None:
-        """Swap a built node for an edited copy of itself (same name, same shape)."""
-        self.built[self._index[new.name]] = new
-
-
-def _default_opset(model: onnx.ModelProto) -> int:
-    for o in model.opset_import:
-        if o.domain in ("", "ai.onnx"):
-            return int(o.version)
-    return 0
-
-
 def _fold(ctx: Ctx, node: onnx.NodeProto) -> bool:
     """Evaluate ``node`` now if its value does not depend on the input; True if done."""
     ins = [i for i in node.input if i]
-    if node.op_type in _SHAPE_ONLY and ins and ins[0] in ctx.value:
+    if node.op_type in SHAPE_ONLY and ins and ins[0] in ctx.value:
         full = (ctx.batch, *ctx.shape(ins[0]))
         if node.op_type == "Size":
             ctx.const[node.output[0]] = np.array(int(np.prod(full)), np.int64)
@@ -217,9 +107,6 @@ def from_onnx_model(model: onnx.ModelProto, source: str = "ONNX model") -> Graph
     _import_onnx()
     from onnx import numpy_helper
 
-    from . import onnx_ops_shape  # noqa: F401  (registers the data-movement handlers)
-    from .onnx_ops import HANDLERS, supported_ops
-
     ctx = Ctx(model, source)
     if ctx.opset < MIN_OPSET:
         raise ConversionError(
@@ -245,7 +132,7 @@ def from_onnx_model(model: onnx.ModelProto, source: str = "ONNX model") -> Graph
         ins = [i for i in node.input if i]
         if any(i in poisoned or i in unknown for i in ins):
             # Downstream of an unsupported node: report it only if it is unsupported too.
-            if node.op_type in _SHAPE_ONLY or all(i in unknown or i in ctx.const for i in ins):
+            if node.op_type in SHAPE_ONLY or all(i in unknown or i in ctx.const for i in ins):
                 unknown.update(node.output)
                 continue
             if handler is None and any(i in poisoned for i in ins):

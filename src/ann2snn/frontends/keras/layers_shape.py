@@ -1,7 +1,7 @@
 """Keras layer handlers, part 2: pooling, resampling, padding, reshaping and merging.
 
-Registered into the same registry as :mod:`.keras_layers` (which imports this module),
-with the same conventions: IR tensors are channels-first, and ``padding='same'``
+Registered into the same registry (:mod:`.registry`) as :mod:`.layers`, with the same
+conventions: IR tensors are channels-first, and ``padding='same'``
 follows TensorFlow.
 """
 
@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import nodes as n
-from .keras_layers import (
-    KLayer,
-    Layout,
-    Pads,
-    Shape,
-    Unsupported,
-    _check_padding,
-    _same_pads,
-    _spatial_in,
-    _tup,
-    register,
-)
+from ...ir import nodes as n
+from .context import KLayer, Layout, Pads, Shape, Unsupported
+from .geometry import check_padding, same_pads, spatial_in, tup
+from .registry import register
 
 # --- pooling ------------------------------------------------------------------------------
 
@@ -31,17 +22,17 @@ def _pool_geometry(L: KLayer, nd: int):
     TensorFlow's 'same' pooling (padded elements never count) with torch's symmetric
     padding: an axis padded (b, b+1) uses padding b and ceil_mode when the stride is
     >= 2, or padding b+1 and drops the first output when the stride is 1."""
-    k = _tup(L.cfg.get("pool_size", 2), nd)
+    k = tup(L.cfg.get("pool_size", 2), nd)
     s = L.cfg.get("strides")
-    s = k if s is None else _tup(s, nd)
-    size = _spatial_in(L, nd)
+    s = k if s is None else tup(s, nd)
+    size = spatial_in(L, nd)
     mode = str(L.cfg.get("padding", "valid")).lower()
     if mode == "valid":
         return k, s, (0,) * nd, False, ((0, 0),) * nd
     if mode != "same":
         raise Unsupported(f"padding='{mode}'")
     pad, ceil, crop = [], False, []
-    for (a, b), st in zip(_same_pads(size, k, s), s):
+    for (a, b), st in zip(same_pads(size, k, s), s):
         if a == b:
             pad.append(a)
             crop.append((0, 0))
@@ -63,14 +54,14 @@ def _pool(L: KLayer, nd: int, make) -> list[n.Node]:
     return [pool, n.Pad(L.name, (pool.name,), pads=crop)]
 
 
-@register("MaxPooling1D", "MaxPooling2D", check=_check_padding)
+@register("MaxPooling1D", "MaxPooling2D", check=check_padding)
 def _maxpool(layout: Layout, L: KLayer):
     nd = 1 if L.kind.endswith("1D") else 2
     return _pool(L, nd, lambda name, k, s, p, c: n.MaxPool(
         name, (L.inputs[0],), kernel=k, stride=s, padding=p, dilation=(1,) * nd, ceil_mode=c))
 
 
-@register("AveragePooling1D", "AveragePooling2D", check=_check_padding)
+@register("AveragePooling1D", "AveragePooling2D", check=check_padding)
 def _avgpool(layout: Layout, L: KLayer):
     nd = 1 if L.kind.endswith("1D") else 2
     return _pool(L, nd, lambda name, k, s, p, c: n.AvgPool(
@@ -109,8 +100,8 @@ def _check_upsampling(cfg: dict) -> str | None:
 @register("UpSampling1D", "UpSampling2D", check=_check_upsampling)
 def _upsample(layout: Layout, L: KLayer):
     nd = 1 if L.kind.endswith("1D") else 2
-    _spatial_in(L, nd)
-    return [n.Upsample(L.name, (L.inputs[0],), scale=_tup(L.cfg.get("size", 2), nd))]
+    spatial_in(L, nd)
+    return [n.Upsample(L.name, (L.inputs[0],), scale=tup(L.cfg.get("size", 2), nd))]
 
 
 def _pairs(v, nd: int) -> Pads:
@@ -128,14 +119,14 @@ def _pairs(v, nd: int) -> Pads:
 @register("ZeroPadding1D", "ZeroPadding2D")
 def _zeropad(layout: Layout, L: KLayer):
     nd = 1 if L.kind.endswith("1D") else 2
-    _spatial_in(L, nd)
+    spatial_in(L, nd)
     return [n.Pad(L.name, (L.inputs[0],), pads=_pairs(L.cfg.get("padding", 1), nd))]
 
 
 @register("Cropping1D", "Cropping2D")
 def _crop(layout: Layout, L: KLayer):
     nd = 1 if L.kind.endswith("1D") else 2
-    _spatial_in(L, nd)
+    spatial_in(L, nd)
     pads = _pairs(L.cfg.get("cropping", 1), nd)
     return [n.Pad(L.name, (L.inputs[0],), pads=tuple((-a, -b) for a, b in pads))]
 

@@ -1,0 +1,1 @@
+"""Compatibility layers: other tools' file formats, translated into ann2snn's."""
