@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from . import __version__
-from .analysis.counts import macs_per_layer, static_layers
+from .analysis.counts import macs_per_layer
 from .errors import Ann2SnnError, ConversionError, SimulationError
 from .ir import Graph, ResetMode, load_bundle, save_bundle
 from .ir import nodes as n
+from .ir.facts import static_nodes as static_layers
 from .passes import (
     fold_batchnorm,
     max_to_avg,
