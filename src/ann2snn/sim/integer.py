@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import SimulationError
-from ..ir import Graph, ResetMode, facts
+from ..ir import Graph, ResetMode, coerce, facts
 from ..ir import nodes as n
 from .encoders import Encoding
 from .integer_ops import IntParams, int_apply, spiking_maxpool
@@ -122,6 +122,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
     ``x``: float input (quantized here) or already-quantized integers. Analog input only.
     """
     graph: Graph = net.graph
+    encoding = coerce(Encoding, encoding, "encoding")
     if encoding is not Encoding.ANALOG:
         raise SimulationError("integer mode supports analog input only (the input is "
                               "quantized to integers and presented every step)")

@@ -12,7 +12,7 @@ import math
 import torch
 
 from ..errors import SimulationError
-from ..ir import Encoding, Graph, facts
+from ..ir import Encoding, Graph, coerce, facts
 from ..ir import nodes as n
 from . import pooling
 from .encoders import element_keys, poisson_window, ttfs_window
@@ -60,6 +60,7 @@ class SpikingNetwork(torch.nn.Module):
                   memory_budget: int = 256 << 20) -> BatchOutput:
         """Simulate one batch ``x`` (B, ...) for ``timesteps`` steps. ``encoding``: an
         :class:`Encoding` or its string value."""
+        encoding = coerce(Encoding, encoding, "encoding")
         dev = self.params_device()
         x = torch.as_tensor(x, dtype=torch.float32).to(dev)
         if tuple(x.shape[1:]) != tuple(self.graph.input_shape):
