@@ -1,41 +1,48 @@
-"""Operation counts: ANN multiply-accumulates, synaptic fan-out and synaptic operations."""
+"""Operation counts: ANN multiply-accumulates, synaptic fan-out and synaptic operations.
+
+Which nodes count is a node trait (``weighted`` for MACs, ``synaptic`` for synaptic
+operations, ir/nodes.py); how each type counts is one handler per type in
+:data:`MACS` and :data:`FANOUT`.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from ..ir import Graph
+from ..ir import Graph, Registry
 from ..ir import nodes as n
+
+CountFn = Callable[[Graph, n.Node], object]
+
+#: ``weighted node type -> (graph, node) -> multiply-accumulates per sample``.
+MACS: Registry[CountFn] = Registry("the MAC count")
+#: ``synaptic node type -> (graph, node) -> synapses leaving each input element``.
+FANOUT: Registry[CountFn] = Registry("the synaptic fan-out")
 
 
 def macs_per_layer(graph: Graph) -> dict[str, int]:
     """Multiply-accumulates per sample of every weighted layer (Conv, ConvTranspose, Dense)."""
-    out: dict[str, int] = {}
-    for x in graph.of_type(n.Conv, n.Dense, n.ConvTranspose):
-        w = x.weight
-        if isinstance(x, n.Dense):
-            out[x.name] = int(w.shape[0] * w.shape[1])
-        elif isinstance(x, n.Conv):
-            out[x.name] = int(math.prod(graph.shapes[x.name]) * math.prod(w.shape[1:]))
-        else:
-            out[x.name] = int(math.prod(graph.shapes[x.inputs[0]]) * math.prod(w.shape[1:]))
-    return out
+    return {x.name: MACS.get(x)(graph, x) for x in graph if x.weighted}
 
 
-def static_layers(graph: Graph) -> set[str]:
-    """Nodes that depend on the input only through analog (non-spiking) operations."""
-    static: set[str] = set()
-    for x in graph:
-        if isinstance(x, n.Input) or (not isinstance(x, n.IF) and x.inputs
-                                      and all(i in static for i in x.inputs)):
-            static.add(x.name)
-    return static
+@MACS.register(n.Dense)
+def _dense_macs(graph: Graph, x: n.Dense) -> int:
+    return int(x.weight.shape[0] * x.weight.shape[1])
 
 
-#: Synaptic operations whose events are counted (the simulator's choice, DESIGN §5).
-SYNAPTIC_OPS = (n.Conv, n.ConvTranspose, n.Dense, n.AvgPool, n.Scale)
+@MACS.register(n.Conv)
+def _conv_macs(graph: Graph, x: n.Conv) -> int:
+    """Per output element, one MAC per weight of its kernel."""
+    return int(math.prod(graph.shapes[x.name]) * math.prod(x.weight.shape[1:]))
+
+
+@MACS.register(n.ConvTranspose)
+def _conv_transpose_macs(graph: Graph, x: n.ConvTranspose) -> int:
+    """Per input element, one MAC per weight it scatters."""
+    return int(math.prod(graph.shapes[x.inputs[0]]) * math.prod(x.weight.shape[1:]))
 
 
 def fanout(graph: Graph, name: str) -> np.ndarray:
@@ -46,31 +53,47 @@ def fanout(graph: Graph, name: str) -> np.ndarray:
     Dense: column counts of W ≠ 0. Conv / ConvTranspose: the gradient of Σ y with respect
     to x, computed with the binary weights [W ≠ 0] (exact integer sums in float64).
     AvgPool: the number of pooling windows covering j (padding and ceil mode included).
-    Scale: 1 where the factor is non-zero.
+    Scale: 1 where the factor is non-zero. Another node: :class:`MissingHandler`.
     """
     node = graph[name]
-    in_shape = tuple(graph.shapes[node.inputs[0]])
-    if isinstance(node, n.Dense):
-        return (node.weight != 0).sum(0).astype(np.float64).reshape(in_shape)
-    if isinstance(node, n.Scale):
-        return np.broadcast_to(node.factor != 0, in_shape).astype(np.float64)
-    if isinstance(node, n.AvgPool):
-        return _windows_covering(node, in_shape, tuple(graph.shapes[name]))
-    if isinstance(node, (n.Conv, n.ConvTranspose)):
-        import dataclasses
+    return FANOUT.get(node)(graph, node)
 
-        import torch
 
-        from ..sim.ops import GraphParams, apply
+def _in_shape(graph: Graph, node: n.Node) -> tuple[int, ...]:
+    return tuple(graph.shapes[node.inputs[0]])
 
-        binary = dataclasses.replace(node, inputs=("x",), weight=(node.weight != 0).astype(
-            np.float32), bias=None)
-        params = GraphParams(Graph([n.Input("x", shape=in_shape), binary]), torch.float64)
-        x = torch.ones((1, *in_shape), dtype=torch.float64, requires_grad=True)
-        with torch.enable_grad():  # callers may run under no_grad (the simulator does)
-            (g,) = torch.autograd.grad(apply(binary, [x], params).sum(), x)
-        return g[0].numpy().round()
-    raise TypeError(f"{node.op} '{name}' is not a synaptic operation")
+
+@FANOUT.register(n.Dense)
+def _dense_fanout(graph: Graph, node: n.Dense) -> np.ndarray:
+    return (node.weight != 0).sum(0).astype(np.float64).reshape(_in_shape(graph, node))
+
+
+@FANOUT.register(n.Scale)
+def _scale_fanout(graph: Graph, node: n.Scale) -> np.ndarray:
+    return np.broadcast_to(node.factor != 0, _in_shape(graph, node)).astype(np.float64)
+
+
+@FANOUT.register(n.AvgPool)
+def _avgpool_fanout(graph: Graph, node: n.AvgPool) -> np.ndarray:
+    return _windows_covering(node, _in_shape(graph, node), tuple(graph.shapes[node.name]))
+
+
+@FANOUT.register(n.Conv, n.ConvTranspose)
+def _conv_fanout(graph: Graph, node: n.Conv | n.ConvTranspose) -> np.ndarray:
+    import dataclasses
+
+    import torch
+
+    from ..sim.ops import GraphParams, apply
+
+    in_shape = _in_shape(graph, node)
+    binary = dataclasses.replace(node, inputs=("x",), weight=(node.weight != 0).astype(
+        np.float32), bias=None)
+    params = GraphParams(Graph([n.Input("x", shape=in_shape), binary]), torch.float64)
+    x = torch.ones((1, *in_shape), dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():  # callers may run under no_grad (the simulator does)
+        (g,) = torch.autograd.grad(apply(binary, [x], params).sum(), x)
+    return g[0].numpy().round()
 
 
 def _windows_covering(node, in_shape: tuple[int, ...], out_shape: tuple[int, ...]

@@ -15,9 +15,10 @@ import torch
 
 from ..errors import SimulationError
 from ..ir import nodes as n
+from ..ir.facts import static_nodes
 from ..ir.options import Encoding
 from ..results import SimulationResult
-from .counts import macs_per_layer, static_layers
+from .counts import macs_per_layer
 
 
 def device(name: str) -> torch.device:
@@ -154,7 +155,7 @@ class _Outputs:
 
 def _costs(graph, ann_graph, encoding: Encoding) -> dict:
     """The MAC counts the energy estimate compares the synaptic operations with."""
-    static = static_layers(graph) if encoding is Encoding.ANALOG else set()
+    static = static_nodes(graph) if encoding is Encoding.ANALOG else set()
     macs_all = macs_per_layer(graph)
     first = sum(v for k, v in macs_all.items() if k in static)
     return dict(ann_macs=macs_per_layer(ann_graph) if ann_graph is not None else macs_all,

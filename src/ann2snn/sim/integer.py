@@ -16,8 +16,9 @@ rounds, in whatever order a BLAS or convolution kernel sums (cuDNN is switched o
 that no FFT/Winograd algorithm is picked; TF32 does not apply to float64). Hence CPU,
 CUDA and the generated C give the same spikes bit for bit.
 
-The loop is the float simulator's (sim/simulator.py): windows of K steps, layer by
-layer, the analog input's constant current computed once.
+The loop is the float simulator's (sim/windows.py): windows of K steps, layer by
+layer, the analog input's constant current computed once; the ops are in
+sim/integer_ops.py.
 """
 
 from __future__ import annotations
@@ -26,25 +27,15 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import SimulationError
-from ..ir import Graph, QuantInfo, ResetMode
+from ..ir import Graph, QuantInfo, ResetMode, coerce, facts
 from ..ir import nodes as n
 from ..ir.quant import if_thresholds
 from .encoders import Encoding
-from .ops import apply
-from .simulator import (
-    BatchOutput,
-    Probe,
-    SpikingNetwork,
-    WindowOps,
-    plan_windows,
-    run_chunked,
-    run_windows,
-)
-
-_COUNTED = (n.Conv, n.Dense, n.AvgPool, n.Scale)
+from .integer_ops import IntParams, int_apply, spiking_maxpool
+from .simulator import SpikingNetwork, plan_windows
+from .windows import BatchOutput, Probe, WindowOps, run_chunked, run_windows
 
 
 class IntIFParams(NamedTuple):
@@ -115,88 +106,6 @@ def quantize_input(x, graph: Graph) -> torch.Tensor:
     return xi.clamp(q.input_min, q.input_max).to(torch.int64)
 
 
-class IntParams:
-    """The graph's integer arrays as int64 tensors (float64 copies for conv/dense)."""
-
-    def __init__(self, graph: Graph, device):
-        self.t: dict[tuple[str, str], torch.Tensor] = {}
-        for node in graph:
-            for f, arr in node.arrays().items():
-                a = np.asarray(arr)
-                if np.issubdtype(a.dtype, np.floating) and not np.all(a == np.rint(a)):
-                    raise SimulationError(f"{node.op} '{node.name}' {f} is not integer-valued")
-                t = torch.as_tensor(a.astype(np.int64), device=device)
-                self.t[(node.name, f)] = t
-                if f == "weight":
-                    self.t[(node.name, "weight64")] = t.to(torch.float64)
-
-    def get(self, node: str, field: str) -> torch.Tensor | None:
-        return self.t.get((node, field))
-
-
-def _bias(y: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    if b is None:
-        return y
-    return y + b.view(1, -1, *([1] * (y.ndim - 2))) if b.ndim == 1 else y + b.unsqueeze(0)
-
-
-def int_apply(node: n.Node, xs: list[torch.Tensor], p: IntParams) -> torch.Tensor:
-    """Apply one synaptic node to batched int64 tensors; exact integer result."""
-    x = xs[0] if xs else None
-    if isinstance(node, n.Conv):
-        conv = F.conv1d if node.ndim == 1 else F.conv2d
-        with torch.backends.cudnn.flags(enabled=False):
-            y = conv(x.to(torch.float64), p.get(node.name, "weight64"), None, node.stride,
-                     node.padding, node.dilation, node.groups)
-        return _bias(y.to(torch.int64), p.get(node.name, "bias"))
-    if isinstance(node, n.Dense):
-        y = F.linear(x.to(torch.float64), p.get(node.name, "weight64"))
-        return _bias(y.to(torch.int64), p.get(node.name, "bias"))
-    if isinstance(node, n.Scale):
-        return x * p.get(node.name, "factor")
-    if isinstance(node, n.AvgPool):  # integer sum over each window (1/k folded downstream)
-        x2 = x.to(torch.float64)
-        nd = len(node.kernel)
-        if nd == 1:
-            x2 = x2.unsqueeze(2)
-        k, s, pd = ((1, *node.kernel), (1, *node.stride), (0, *node.padding)) if nd == 1 \
-            else (node.kernel, node.stride, node.padding)
-        y = F.avg_pool2d(x2, k, s, pd, node.ceil_mode, True, divisor_override=1)
-        return (y.squeeze(2) if nd == 1 else y).to(torch.int64)
-    if isinstance(node, n.GlobalAvgPool):
-        return x.flatten(2).sum(-1)
-    if isinstance(node, n.Upsample):
-        for ax, f in enumerate(node.scale):
-            x = x.repeat_interleave(f, dim=2 + ax)
-        return x
-    if isinstance(node, n.SpikingMaxPool):  # on a constant (analog) input: max pooling
-        pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
-        return pool(x.to(torch.float64), node.kernel, node.stride, node.padding, node.dilation,
-                    node.ceil_mode).to(torch.int64)
-    if isinstance(node, (n.Pad, n.Flatten, n.Reshape, n.Transpose, n.Concat, n.Add,
-                         n.Identity)):
-        return apply(node, xs, None)
-    raise SimulationError(f"integer mode has no operation for {node.op} '{node.name}'")
-
-
-def _spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> torch.Tensor:
-    """Gate through the spikes of the input with the largest count so far (this step
-    included; ties: lowest index — the first maximum in a row-major window scan)."""
-    key = node.name + "::count"
-    cnt = state.get(key)
-    if cnt is None:
-        cnt = torch.zeros_like(s[0])
-    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
-    outs = []
-    for i in range(s.shape[0]):
-        cnt = cnt + s[i]
-        _, idx = pool(cnt.to(torch.float64), node.kernel, node.stride, node.padding,
-                      node.dilation, node.ceil_mode, return_indices=True)
-        outs.append(torch.gather(s[i].flatten(2), 2, idx.flatten(2)).view(idx.shape))
-    state[key] = cnt
-    return torch.stack(outs)
-
-
 def _params(net, dev) -> IntParams:
     cache = net.__dict__.setdefault("_int_params", {})
     if str(dev) not in cache:
@@ -205,7 +114,7 @@ def _params(net, dev) -> IntParams:
 
 
 @torch.no_grad()
-def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
+def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANALOG,
                 window: int | None = None, seed: int = 0, sample_index=None,
                 input_rate: float = 1.0, probe: Probe | None = None, count_ops: bool = True,
                 memory_budget: int = 256 << 20) -> BatchOutput:
@@ -215,6 +124,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
     ``x``: float input (quantized here) or already-quantized integers. Analog input only.
     """
     graph: Graph = net.graph
+    encoding = coerce(Encoding, encoding, "encoding")
     if encoding is not Encoding.ANALOG:
         raise SimulationError("integer mode supports analog input only (the input is "
                               "quantized to integers and presented every step)")
@@ -235,13 +145,13 @@ def run_integer(net, x, timesteps: int, encoding: Encoding = Encoding.ANALOG,
         return run_chunked(lambda i, j: run_integer(
             net, xi[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
             None, count_ops, memory_budget), b, chunk)
-    ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in graph.of_type(n.IF)}
+    ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in facts.populations(graph)}
     ops = WindowOps(
         inputs=lambda t0, k: (xi, True),
         if_init=lambda node, shape: int_if_init(shape, node, ifp[node.name], dev),
         if_scan=lambda node, cur, v, k, st, t0: _scan(cur, v, ifp[node.name], k, st, probe,
                                                       node.name, t0),
-        spiking_maxpool=_spiking_maxpool,
+        spiking_maxpool=spiking_maxpool,
         apply=lambda node, xs: int_apply(node, xs, prm),
         fanout=net._fanout_of)
     return run_windows(graph, ops, b, timesteps, window, probe,
@@ -293,7 +203,7 @@ def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: in
 class IntegerNetwork(SpikingNetwork):
     """A quantized network as a torch module; ``run_batch`` runs :func:`run_integer`."""
 
-    def run_batch(self, x, timesteps: int, encoding: Encoding = Encoding.ANALOG, **kwargs
+    def run_batch(self, x, timesteps: int, encoding: Encoding | str = Encoding.ANALOG, **kwargs
                   ) -> BatchOutput:
         return run_integer(self, x, timesteps, encoding, **kwargs)
 

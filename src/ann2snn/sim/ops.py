@@ -2,15 +2,19 @@
 
 Shared by the ANN evaluator and the spiking simulator, so both compute exactly the
 same linear maps. Tensors carry a leading batch axis (the simulator folds time into it).
+One handler per node type in :data:`OPS`; a neuron population has none (the simulator
+scans it, sim/functional.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..ir import Graph
+from ..ir import Graph, Registry
 from ..ir import nodes as n
 
 _CONV = {1: F.conv1d, 2: F.conv2d}
@@ -37,6 +41,17 @@ class GraphParams(torch.nn.Module):
         return getattr(self, _key(node, field), None)
 
 
+Op = Callable[[n.Node, list[torch.Tensor], GraphParams], torch.Tensor]
+
+#: ``node type -> (node, batched inputs, params) -> output``.
+OPS: Registry[Op] = Registry("the float simulator")
+
+
+def apply(node: n.Node, xs: list[torch.Tensor], p: GraphParams) -> torch.Tensor:
+    """Apply one non-neuron node to batched inputs ``xs``."""
+    return OPS.get(node)(node, xs, p)
+
+
 def _pads(node) -> list[int]:
     out: list[int] = []
     for a, b in reversed(node.pads):
@@ -44,57 +59,107 @@ def _pads(node) -> list[int]:
     return out
 
 
-def apply(node: n.Node, xs: list[torch.Tensor], p: GraphParams) -> torch.Tensor:
-    """Apply one non-neuron node to batched inputs ``xs``."""
-    x = xs[0] if xs else None
-    if isinstance(node, n.Conv):
-        b = p.get(node.name, "bias")
-        y = _CONV[node.ndim](x, p.get(node.name, "weight"), b if b is not None and b.ndim == 1
-                             else None, node.stride, node.padding, node.dilation, node.groups)
-        return y + b if b is not None and b.ndim > 1 else y
-    if isinstance(node, n.ConvTranspose):
-        return _CONVT[node.ndim](x, p.get(node.name, "weight"), p.get(node.name, "bias"),
-                                 node.stride, node.padding, node.output_padding, node.groups,
-                                 node.dilation)
-    if isinstance(node, n.Dense):
-        return F.linear(x, p.get(node.name, "weight"), p.get(node.name, "bias"))
-    if isinstance(node, n.BatchNorm):
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        return x * p.get(node.name, "scale").view(shape) + p.get(node.name, "shift").view(shape)
-    if isinstance(node, n.Scale):
-        return x * p.get(node.name, "factor")
-    if isinstance(node, n.ReLU):
-        return x.clamp(0.0, node.max_value)
-    if isinstance(node, n.Softmax):
-        return torch.softmax(x, dim=-1)
-    if isinstance(node, n.AvgPool):
-        return _AVG[len(node.kernel)](x, node.kernel, node.stride, node.padding, node.ceil_mode,
-                                      node.count_include_pad)
-    if isinstance(node, (n.MaxPool, n.SpikingMaxPool)):  # spiking: on analog values only
-        return _MAX[len(node.kernel)](x, node.kernel, node.stride, node.padding, node.dilation,
-                                      node.ceil_mode)
-    if isinstance(node, n.GlobalAvgPool):
-        return x.flatten(2).mean(-1)
-    if isinstance(node, n.Upsample):
-        return F.interpolate(x, scale_factor=node.scale, mode="nearest")
-    if isinstance(node, n.Pad):
-        return F.pad(x, _pads(node))
-    if isinstance(node, n.Flatten):
-        return x.flatten(1)
-    if isinstance(node, n.Reshape):
-        return x.reshape(x.shape[0], *node.shape)
-    if isinstance(node, n.Transpose):
-        return x.permute(*node.perm)
-    if isinstance(node, n.Concat):
-        return torch.cat(xs, dim=node.axis)
-    if isinstance(node, n.Add):
-        out = xs[0]
-        for t in xs[1:]:
-            out = out + t
-        return out
-    if isinstance(node, (n.Identity, n.Input)):
-        return x
-    raise NotImplementedError(f"no torch op for {node.op} '{node.name}'")
+@OPS.register(n.Conv)
+def _conv(node: n.Conv, xs, p):
+    b = p.get(node.name, "bias")
+    y = _CONV[node.ndim](xs[0], p.get(node.name, "weight"), b if b is not None and b.ndim == 1
+                         else None, node.stride, node.padding, node.dilation, node.groups)
+    return y + b if b is not None and b.ndim > 1 else y  # a full bias map (folded BN)
+
+
+@OPS.register(n.ConvTranspose)
+def _conv_transpose(node: n.ConvTranspose, xs, p):
+    return _CONVT[node.ndim](xs[0], p.get(node.name, "weight"), p.get(node.name, "bias"),
+                             node.stride, node.padding, node.output_padding, node.groups,
+                             node.dilation)
+
+
+@OPS.register(n.Dense)
+def _dense(node: n.Dense, xs, p):
+    return F.linear(xs[0], p.get(node.name, "weight"), p.get(node.name, "bias"))
+
+
+@OPS.register(n.BatchNorm)
+def _batchnorm(node: n.BatchNorm, xs, p):
+    x = xs[0]
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return x * p.get(node.name, "scale").view(shape) + p.get(node.name, "shift").view(shape)
+
+
+@OPS.register(n.Scale)
+def _scale(node: n.Scale, xs, p):
+    return xs[0] * p.get(node.name, "factor")
+
+
+@OPS.register(n.ReLU)
+def _relu(node: n.ReLU, xs, p):
+    return xs[0].clamp(0.0, node.max_value)
+
+
+@OPS.register(n.Softmax)
+def _softmax(node: n.Softmax, xs, p):
+    return torch.softmax(xs[0], dim=-1)
+
+
+@OPS.register(n.AvgPool)
+def _avgpool(node: n.AvgPool, xs, p):
+    return _AVG[len(node.kernel)](xs[0], node.kernel, node.stride, node.padding,
+                                  node.ceil_mode, node.count_include_pad)
+
+
+@OPS.register(n.MaxPool, n.SpikingMaxPool)  # spiking: on analog values only
+def _maxpool(node: n.MaxPool | n.SpikingMaxPool, xs, p):
+    return _MAX[len(node.kernel)](xs[0], node.kernel, node.stride, node.padding, node.dilation,
+                                  node.ceil_mode)
+
+
+@OPS.register(n.GlobalAvgPool)
+def _global_avgpool(node: n.GlobalAvgPool, xs, p):
+    return xs[0].flatten(2).mean(-1)
+
+
+@OPS.register(n.Upsample)
+def _upsample(node: n.Upsample, xs, p):
+    return F.interpolate(xs[0], scale_factor=node.scale, mode="nearest")
+
+
+@OPS.register(n.Pad)
+def _pad(node: n.Pad, xs, p):
+    return F.pad(xs[0], _pads(node))
+
+
+@OPS.register(n.Flatten)
+def _flatten(node: n.Flatten, xs, p):
+    return xs[0].flatten(1)
+
+
+@OPS.register(n.Reshape)
+def _reshape(node: n.Reshape, xs, p):
+    x = xs[0]
+    return x.reshape(x.shape[0], *node.shape)
+
+
+@OPS.register(n.Transpose)
+def _transpose(node: n.Transpose, xs, p):
+    return xs[0].permute(*node.perm)
+
+
+@OPS.register(n.Concat)
+def _concat(node: n.Concat, xs, p):
+    return torch.cat(xs, dim=node.axis)
+
+
+@OPS.register(n.Add)
+def _add(node: n.Add, xs, p):
+    out = xs[0]
+    for t in xs[1:]:
+        out = out + t
+    return out
+
+
+@OPS.register(n.Identity, n.Input)
+def _identity(node: n.Identity | n.Input, xs, p):
+    return xs[0] if xs else None
 
 
 class AnnModel(torch.nn.Module):

@@ -1,0 +1,164 @@
+"""The simulation loop shared by the float and the integer simulator (DESIGN §5).
+
+Time is processed in windows of K steps. Within a window the network runs layer by
+layer: each synaptic operation is one batched call over (K × batch), then each neuron
+population is an elementwise scan over K. Since there is no synaptic delay this equals
+the step-by-step order exactly. Tensors that depend only on an analog input are
+"static": they are computed once per batch (the first layer's constant current).
+What differs between the simulators is passed in as :class:`WindowOps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..ir import Graph
+
+#: Called per window: (node name, kind, tensor (K, B, ...), first step index).
+#: kind is "current", "v_pre_reset", "v" (after reset) or "spikes".
+Probe = Callable[[str, str, torch.Tensor, int], None]
+
+
+@dataclass
+class BatchOutput:
+    """What one simulated batch returns (tensors on CPU)."""
+
+    readout: torch.Tensor  #: (B, classes) spike counts (or membrane) at the last step
+    predictions: torch.Tensor  #: (T, B) int64 argmax per step; -1: no output spike yet
+    counts: dict[str, torch.Tensor]  #: per IF population, spike counts per sample (B, ...)
+    sops: dict[str, torch.Tensor]  #: per synaptic op, events × fan-out per step (T,), summed
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class WindowOps:
+    """What differs between the float and the integer simulator; the loop is shared."""
+
+    inputs: Callable  #: (t0, k) -> (input tensor, static?)
+    if_init: Callable  #: (IF node, shape) -> state
+    if_scan: Callable  #: (IF node, current, state, k, static, t0) -> (spikes, state); probes
+    spiking_maxpool: Callable  #: (node, spikes (k, B, ...), state dict) -> gated spikes
+    apply: Callable  #: (node, inputs) -> output, for every other node
+    fanout: Callable  #: (node, input shape) -> synapses per input element (numel,)
+
+
+def run_chunked(run: Callable[[int, int], BatchOutput], b: int, chunk: int) -> BatchOutput:
+    """Run samples [i, j) in chunks with ``run(i, j)`` and merge the outputs."""
+    parts = [run(i, min(i + chunk, b)) for i in range(0, b, chunk)]
+    sops: dict[str, torch.Tensor] = {}
+    for p in parts:
+        for k, v in p.sops.items():
+            sops[k] = sops[k] + v if k in sops else v
+    return BatchOutput(readout=torch.cat([p.readout for p in parts]),
+                       predictions=torch.cat([p.predictions for p in parts], 1),
+                       counts={k: torch.cat([p.counts[k] for p in parts])
+                               for k in parts[0].counts},
+                       sops=sops)
+
+
+def _events_dot(ev: torch.Tensor, fan: torch.Tensor) -> torch.Tensor:
+    """Σ events × fan-out per row of ``ev`` (N, ...); ``fan`` is in logical (C, H, W) order.
+
+    A channels-last ``ev`` is read as (N, H, W, C) without a copy, with ``fan`` permuted
+    to match.
+    """
+    if ev.dim() == 4 and not ev.is_contiguous() and \
+            ev.is_contiguous(memory_format=torch.channels_last):
+        c, h, w = ev.shape[1:]
+        return ev.permute(0, 2, 3, 1).reshape(len(ev), -1) @ \
+            fan.view(c, h, w).permute(1, 2, 0).reshape(-1)
+    return ev.reshape(len(ev), -1) @ fan
+
+
+def fold_time(ins: list[tuple[torch.Tensor, bool]], k: int, b: int) -> list[torch.Tensor]:
+    """Inputs as (k·b, ...) tensors: static ones (b, ...) repeated over the k steps."""
+    return [(v.expand(k, *v.shape) if st else v).reshape(k * b, *v.shape[2 - st:])
+            for v, st in ins]
+
+
+def readout_window(s_out: torch.Tensor, prev: torch.Tensor | None, membrane: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The readout after the window and the prediction at each of its steps.
+
+    Spike counts accumulate over steps (``prev`` carries them between windows); the
+    prediction is the argmax (ties: the lower index, as torch.argmax) and -1 while no
+    output neuron has spiked. A membrane readout's ``s_out`` already is the membrane.
+    """
+    if membrane:
+        return s_out[-1], s_out.argmax(-1)
+    run = torch.cumsum(s_out, 0)
+    if prev is not None:
+        run += prev
+    pred = run.argmax(-1)
+    pred = torch.where(run.amax(-1) > 0, pred, torch.full_like(pred, -1))
+    return run[-1], pred
+
+
+def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
+                probe: Probe | None, binary: set[str] | None) -> BatchOutput:
+    """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (DESIGN §5).
+
+    Static tensors (functions of an analog input only) are computed once. ``binary``:
+    the nodes whose outputs are 0/1 spikes; None skips the synaptic-operation counts.
+    Dispatch is by node trait: the input (a node without inputs), neuron populations
+    (scanned), other stateful nodes on spikes (spiking max pooling), and every other
+    node through ``ops.apply``; the events into synaptic nodes are counted.
+    """
+    state: dict[str, object] = {}
+    counts: dict[str, torch.Tensor] = {}
+    sops: dict[str, list[torch.Tensor]] = {}
+    static: dict[str, torch.Tensor] = {}
+    preds, out_acc = [], None
+    out_node = graph[graph.output]
+    for t0 in range(0, timesteps, window):
+        k = min(window, timesteps - t0)
+        vals: dict[str, tuple[torch.Tensor, bool]] = {}
+        for node in graph:
+            name = node.name
+            source = not node.inputs  # the Input
+            if name in static:
+                vals[name] = (static[name], True)
+            elif source:
+                vals[name] = ops.inputs(t0, k)
+                if vals[name][1]:
+                    static[name] = vals[name][0]
+            if source or name in static:
+                v, st = vals[name]
+                if probe is not None and source:
+                    probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
+                continue
+            ins = [vals[i] for i in node.inputs]
+            if node.population:
+                cur, st = ins[0]
+                if name not in state:
+                    state[name] = ops.if_init(node, cur.shape[0 if st else 1:])
+                if probe is not None:
+                    probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
+                s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
+                if not node.membrane_readout:
+                    c = s.sum(0)
+                    counts[name] = counts[name] + c if name in counts else c
+                vals[name] = (s, False)
+            elif node.stateful and not ins[0][1]:  # state besides a population's: max pooling
+                vals[name] = (ops.spiking_maxpool(node, ins[0][0], state), False)
+            elif all(st for _, st in ins):
+                static[name] = ops.apply(node, [v for v, _ in ins])
+                vals[name] = (static[name], True)
+            else:
+                flat = fold_time(ins, k, b)
+                if binary is not None and node.synaptic:
+                    fan = ops.fanout(node, flat[0].shape[1:])
+                    ev = flat[0] if node.inputs[0] in binary and flat[0].dtype == fan.dtype \
+                        else torch.ne(flat[0], 0, out=torch.empty_like(flat[0], dtype=fan.dtype))
+                    # (ne into a float tensor: 8x faster than ne, then a bool-to-float copy)
+                    sops.setdefault(name, []).append(_events_dot(ev, fan).view(k, b).sum(1))
+                y = ops.apply(node, flat)
+                vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
+        out_acc, pred = readout_window(vals[graph.output][0], out_acc, out_node.membrane_readout)
+        preds.append(pred)
+    return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
+                       counts={k_: v.cpu() for k_, v in counts.items()},
+                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
