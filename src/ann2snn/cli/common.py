@@ -19,6 +19,14 @@ def add_dataset_args(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="subtract the training mean and divide by the std per channel")
 
 
+def backend_help(kind: str) -> str:
+    """The registered backends that can ``kind`` ("export" or "run"), one
+    "name: description" each, for a --help text (imports no backend)."""
+    from ..backends import BACKENDS
+
+    return "; ".join(f"{name}: {desc}" for name, desc in BACKENDS.describe(kind))
+
+
 def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", "-T", type=int, default=64, help="time steps (default 64)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default 256)")

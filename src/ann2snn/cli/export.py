@@ -1,24 +1,26 @@
-"""ann2snn export c net_q.snn -o DIR [--dataset D --num-samples N]"""
+"""ann2snn export TARGET net.snn -o OUT [--dataset D --num-samples N]"""
 
 from __future__ import annotations
 
 
 def add_parser(sub):
+    from ..backends import BACKENDS
+    from .common import add_dataset_args, backend_help
+
     p = sub.add_parser(
         "export", help="deploy a network: standalone C99 code",
-        description="Write portable C99 for a quantized network (no dynamic memory, no "
-                    "recursion, no function pointers, static state): snn_model.h/.c, main.c "
-                    "and a Makefile. With --dataset, also inputs.bin and the integer "
-                    "simulator's outputs expected.bin, so that 'make -C DIR check' proves "
-                    "the C program bit-exact. See docs/c-export.md.",
+        description="Write a network for another target. 'c': portable C99 for a quantized "
+                    "network (no dynamic memory, no recursion, no function pointers, static "
+                    "state): snn_model.h/.c, main.c and a Makefile. With --dataset, also "
+                    "inputs.bin and the integer simulator's outputs expected.bin, so that "
+                    "'make -C DIR check' proves the C program bit-exact. See docs/c-export.md.",
         epilog="Example: ann2snn export c net_q.snn -o snn_c --dataset mnist --num-samples 100"
                " && make -C snn_c check")
-    p.add_argument("target", choices=["c"], help="what to export to (c)")
+    p.add_argument("target", choices=BACKENDS.names("export"), metavar="TARGET",
+                   help="what to export to: " + backend_help("export"))
     p.add_argument("snn", metavar="NET.snn",
                    help="a quantized network ('ann2snn quantize'), or a float one with --float")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
-    from .common import add_dataset_args
-
     add_dataset_args(p, required=False)
     p.add_argument("--num-samples", type=int, default=100, metavar="N",
                    help="test samples written to inputs.bin (default 100)")
@@ -31,24 +33,28 @@ def add_parser(sub):
 
 def run(args) -> int:
     from .. import load
-    from ..backends.c import export_c
+    from ..backends import get_backend
     from ..errors import Ann2SnnError
 
+    backend = get_backend(args.target, "export")
     snn = load(args.snn)
     if args.num_samples < 1:
         raise Ann2SnnError(f"--num-samples must be >= 1, got {args.num_samples}")
-    x = idx = None
+    options = {"timesteps": args.timesteps}
+    if args.float:
+        options["float_mode"] = True
+    backend.check(snn.graph, **options)  # before any data are loaded
+    backend.require()
     if args.dataset:
         from ..data import load_dataset
 
         test = load_dataset(args.dataset, "test", data_dir=args.data_dir,
                             standardize=args.standardize)
         n = min(args.num_samples, len(test))
-        x, idx = test.x[:n], list(range(n))
-    files = export_c(snn, args.output, x=x, indices=idx, timesteps=args.timesteps,
-                     float_mode=args.float)
+        options.update(x=test.x[:n], indices=list(range(n)))
+    files = backend.export(snn, args.output, **options)
     print(f"wrote {', '.join(f.name for f in files)} to {args.output}")
-    if x is not None:
+    if "x" in options:
         print(f"check it: make -C {args.output} check")
     else:
         print(f"build it: make -C {args.output}  (add --dataset D for inputs.bin and "

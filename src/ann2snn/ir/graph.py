@@ -75,9 +75,11 @@ class Graph:
 
     @property
     def readout(self) -> Readout:
-        """What a spiking graph's prediction is read from (``meta["readout"]``, written by
-        the conversion; spike counts when absent)."""
-        return Readout(self.meta.get("readout", Readout.SPIKE_COUNT.value))
+        """What a spiking graph's prediction is read from: the membrane of a non-spiking
+        output layer, else the output's spike counts."""
+        out = self.nodes[self.output]
+        return Readout.MEMBRANE if getattr(out, "membrane_readout", False) \
+            else Readout.SPIKE_COUNT
 
     def __getitem__(self, name: str) -> n.Node:
         return self.nodes[name]

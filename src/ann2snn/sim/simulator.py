@@ -47,7 +47,8 @@ class SpikingNetwork(torch.nn.Module):
     # -- public API ---------------------------------------------------------------
     @property
     def readout_mode(self) -> str:
-        return self.graph.meta.get("readout", "spike_count")
+        """``"spike_count"`` or ``"membrane"`` (the value of :attr:`Graph.readout`)."""
+        return self.graph.readout.value
 
     def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
         return self.run_batch(x, timesteps or self.timesteps).readout

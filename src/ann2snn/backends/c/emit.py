@@ -17,14 +17,18 @@ from importlib import resources
 
 import numpy as np
 
-from ...errors import ConversionError
+from ...errors import ConversionError, UnsupportedLayerError
 from ...ir import Graph, ResetMode
 from ...ir import nodes as n
+from ...ir.facts import static_nodes
 from ...ir.quant import if_thresholds
-from ...quantize.spec import check_supported
+from ...ir.registry import Registry
+from ...quantize.spec import _check_avgpool
+from ..names import symbols
 
 RUNTIME = "ann2snn.backends.c.runtime"
-_ALIAS = (n.Flatten, n.Reshape, n.Identity)
+#: node type -> the Emitter method that writes its C (``handler(emitter, node)``)
+C_OPS: Registry = Registry("the C backend")
 
 
 def runtime_text(name: str) -> str:
@@ -91,23 +95,15 @@ class Emitter:
                                   "(or export --float for a float C model)")
         if self.q is not None and float_mode:
             raise ConversionError("--float needs the float network, not a quantized one")
-        check_supported(graph, "C backend")
-        self.sym: dict[str, str] = {}
+        bad = C_OPS.missing(graph)
+        if bad:
+            raise UnsupportedLayerError(bad, C_OPS.supported(), "C backend")
+        for x in graph.of_type(n.AvgPool):
+            _check_avgpool(x, graph.shapes[x.inputs[0]])
+        self.sym: dict[str, str] = symbols(graph)
         self.buf: dict[str, str] = {}
-        for i, x in enumerate(graph):
-            if "/" in x.name or x.name in (".", "..") or not x.name.isprintable():
-                raise ConversionError(f"layer name {x.name!r} cannot be a trace directory")
-            self.sym[x.name] = f"l{i}_" + re.sub(r"\W", "_", x.name)[:40]
-        self.static = self._static_nodes()
+        self.static = static_nodes(graph)
         self.o = _Out()
-
-    def _static_nodes(self) -> set[str]:
-        st: set[str] = set()
-        for x in self.g:
-            if isinstance(x, n.Input) or (not isinstance(x, n.IF)
-                                          and x.inputs and all(i in st for i in x.inputs)):
-                st.add(x.name)
-        return st
 
     # -- helpers -----------------------------------------------------------------------
     def _const(self, ctype: str, name: str, arr: np.ndarray) -> str:
@@ -135,13 +131,15 @@ class Emitter:
     # -- nodes -------------------------------------------------------------------------
     def emit(self) -> None:
         for x in self.g:
-            getattr(self, "_" + x.op.lower())(x)
+            C_OPS.get(x)(self, x)
 
+    @C_OPS.register(n.Input)
     def _input(self, x: n.Input) -> None:
         b = self._new_buf(x.name, math.prod(self.g.shapes[x.name]))
         self.o.static.append(f"    for (i = 0; i < SNN_INPUT_SIZE; ++i) {{\n"
                              f"        {b}[i] = (act_t)x[i];\n    }}")
 
+    @C_OPS.register(n.Conv)
     def _conv(self, x: n.Conv) -> None:
         ci, ih, iw = _chw(self.g.shapes[x.inputs[0]])
         co, oh, ow = _chw(self.g.shapes[x.name])
@@ -166,6 +164,7 @@ class Emitter:
                       f"{ih}, {iw}, {co}, {oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, "
                       f"{dh}, {dw}, {g});")
 
+    @C_OPS.register(n.Dense)
     def _dense(self, x: n.Dense) -> None:
         s = self.sym[x.name]
         o, i = x.weight.shape
@@ -186,12 +185,14 @@ class Emitter:
             args += _pair(x.dilation, 1)
         return c * oh * ow, ", ".join(map(str, args))
 
+    @C_OPS.register(n.AvgPool)
     def _avgpool(self, x: n.AvgPool) -> None:
         size, geometry = self._pool_geometry(x)
         out = self._new_buf(x.name, size)
         self.o.kernels.add("sumpool")
         self._call(x, f"snn_sumpool({self.buf[x.inputs[0]]}, {out}, {geometry});")
 
+    @C_OPS.register(n.GlobalAvgPool)
     def _globalavgpool(self, x: n.GlobalAvgPool) -> None:
         shape = self.g.shapes[x.inputs[0]]
         out = self._new_buf(x.name, shape[0])
@@ -199,6 +200,7 @@ class Emitter:
         self._call(x, f"snn_globalsum({self.buf[x.inputs[0]]}, {out}, {shape[0]}, "
                       f"{math.prod(shape[1:])});")
 
+    @C_OPS.register(n.SpikingMaxPool)
     def _spikingmaxpool(self, x: n.SpikingMaxPool) -> None:
         size, geometry = self._pool_geometry(x)
         src, out = self.buf[x.inputs[0]], self._new_buf(x.name, size)
@@ -215,6 +217,7 @@ class Emitter:
         self.o.kernels.update(("gate", "smp"))
         self._call(x, f"snn_smp({src}, {out}, st.{cnt}, {geometry});")
 
+    @C_OPS.register(n.Upsample)
     def _upsample(self, x: n.Upsample) -> None:
         c, ih, iw = _chw(self.g.shapes[x.inputs[0]])
         fh, fw = _pair(x.scale, 1)
@@ -223,6 +226,7 @@ class Emitter:
         self._call(x, f"snn_upsample({self.buf[x.inputs[0]]}, {out}, {c}, {ih}, {iw}, {fh}, "
                       f"{fw});")
 
+    @C_OPS.register(n.Pad)
     def _pad(self, x: n.Pad) -> None:
         c, ih, iw = _chw(self.g.shapes[x.inputs[0]])
         _, oh, ow = _chw(self.g.shapes[x.name])
@@ -233,11 +237,11 @@ class Emitter:
         self._call(x, f"snn_pad({self.buf[x.inputs[0]]}, {out}, {c}, {ih}, {iw}, {oh}, {ow}, "
                       f"{top}, {left});")
 
-    def _flatten(self, x: n.Node) -> None:
+    @C_OPS.register(*(t for t in n.NODE_TYPES.values() if t.alias))
+    def _alias(self, x: n.Node) -> None:  # the same elements in the same order: one buffer
         self.buf[x.name] = self.buf[x.inputs[0]]
 
-    _reshape = _identity = _flatten
-
+    @C_OPS.register(n.Transpose)
     def _transpose(self, x: n.Transpose) -> None:
         shape = self.g.shapes[x.inputs[0]]
         perm = [p - 1 for p in x.perm[1:]]
@@ -252,6 +256,7 @@ class Emitter:
         args = ", ".join(str(v) for v in dims + st)
         self._call(x, f"snn_transpose({self.buf[x.inputs[0]]}, {out}, {args});")
 
+    @C_OPS.register(n.Concat)
     def _concat(self, x: n.Concat) -> None:
         oshape = self.g.shapes[x.name]
         ax = x.axis - 1
@@ -264,6 +269,7 @@ class Emitter:
             self._call(x, f"snn_concat({self.buf[i]}, {out}, {outer}, {ln}, {out_len}, {off});")
             off += ln
 
+    @C_OPS.register(n.Add)
     def _add(self, x: n.Add) -> None:
         size = math.prod(self.g.shapes[x.name])
         out = self._new_buf(x.name, size)
@@ -271,6 +277,7 @@ class Emitter:
         for k, i in enumerate(x.inputs):
             self._call(x, f"snn_add({self.buf[i]}, {out}, {size}, {int(k == 0)});")
 
+    @C_OPS.register(n.Scale)
     def _scale(self, x: n.Scale) -> None:
         shape = self.g.shapes[x.name]
         size = math.prod(shape)
@@ -289,6 +296,7 @@ class Emitter:
         self._call(x, f"snn_scale({self.buf[x.inputs[0]]}, {out}, {fn}, {size}, {nf}, "
                       f"{inner});")
 
+    @C_OPS.register(n.IF)
     def _if(self, x: n.IF) -> None:
         shape = self.g.shapes[x.name]
         size = math.prod(shape)
