@@ -21,6 +21,7 @@ from ann2snn.backends import (
 from ann2snn.errors import Ann2SnnError, UnsupportedLayerError
 from ann2snn.ir import Encoding, Graph, Readout, ResetMode
 from ann2snn.ir import nodes as n
+from ann2snn.quantize import QuantSpec, quantize_graph
 
 
 class _Runner(Backend):
@@ -147,7 +148,7 @@ def test_check_passes_a_fitting_network_and_names_the_arithmetic():
     b = _runner()
     b.check(g)
     b.check(g, encoding=Encoding.ANALOG, synaptic_delay=0, batch_size=7)  # others ignored
-    g.meta["quant"] = {}
+    g = quantize_graph(g, QuantSpec())
     with pytest.raises(BackendMismatch, match="integer networks are not supported "
                                               r"\(supported: 'float'\); pass the float"):
         b.check(g)

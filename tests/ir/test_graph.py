@@ -109,8 +109,10 @@ def test_the_old_untyped_quant_dict_is_refused():
         Graph([n.Input("x", shape=(4,))], meta={"quant": {"weight_bits": 8}})
 
 
-def test_readout_is_typed():
-    g = Graph([n.Input("x", shape=(4,))])
-    assert g.readout is Readout.SPIKE_COUNT
-    assert Graph([n.Input("x", shape=(4,))], meta={"readout": "membrane"}).readout \
-        is Readout.MEMBRANE
+def test_readout_follows_the_output_node():
+    x = n.Input("x", shape=(4,))
+    assert Graph([x, n.IF("s", ("x",))]).readout is Readout.SPIKE_COUNT
+    assert Graph([x, n.IF("m", ("x",), membrane_readout=True)]).readout is Readout.MEMBRANE
+    # the node decides, not a stale meta entry
+    assert Graph([x, n.IF("s", ("x",))], meta={"readout": "membrane"}).readout \
+        is Readout.SPIKE_COUNT
