@@ -18,7 +18,7 @@ benchmarks/snntoolbox_compare.py, on MNIST):
 The weights are trained once in this process (a few epochs, cached in --work-dir).
 
     git worktree add /tmp/before <rev>
-    ANN2SNN_DATA=../shared/data python benchmarks/ab_compare.py --before /tmp/before/src
+    ANN2SNN_DATA=/path/to/data python benchmarks/ab_compare.py --before /tmp/before/src
     ... --busy      # the same with a competing busy-loop process on the machine
 """
 

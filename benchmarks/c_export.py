@@ -12,7 +12,7 @@ weights / 32-bit membranes / 8-bit input, and reports at T = 32 on the test set:
 - that the C program is bit-exact: `make check` on the first samples (every output at
   every step) and equal predictions and readouts on the whole test set.
 
-Run:  ANN2SNN_DATA=/work/shared/data python benchmarks/c_export.py [--num-samples N]
+Run:  ANN2SNN_DATA=/path/to/data python benchmarks/c_export.py [--num-samples N]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the full test set and prints:
     measured side by side in this process with the same batch size (target <= 1.5x),
     and throughput in sample-timesteps per second.
 
-Run by hand (not a test):  ANN2SNN_DATA=../shared/data python benchmarks/mnist_lenet.py
+Run by hand (not a test):  ANN2SNN_DATA=/path/to/data python benchmarks/mnist_lenet.py
 """
 
 from __future__ import annotations

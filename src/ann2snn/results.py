@@ -83,7 +83,8 @@ class SimulationResult:
         return cm
 
     def metrics(self) -> dict:
-        """The metrics.json content (DESIGN §6; every key is defined in docs/diagnostics.md)."""
+        """The metrics.json content (docs/design.md §6; every key is defined in
+        docs/diagnostics.md)."""
         from .analysis.energy import energy_estimate
 
         acc = [float(a) for a in self.snn_accuracy_per_step]

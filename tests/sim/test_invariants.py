@@ -1,4 +1,4 @@
-"""The exact invariants of DESIGN §3."""
+"""The exact invariants of docs/design.md §3."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ def test_fast_2x2_pooling_equals_torch_pooling(shape, channels_last, rng):
     assert torch.equal(mx, F.max_pool2d(x, 2))
 
 
-# -- input encodings against their formulas (DESIGN §3) -----------------------------------
+# -- input encodings against their formulas (docs/design.md §3) -----------------------------------
 def input_spikes(x: np.ndarray, timesteps: int, encoding: Encoding, **kw) -> torch.Tensor:
     """The input layer's spikes (T, B, ...) as the simulator's probe sees them."""
     k = x.shape[1]

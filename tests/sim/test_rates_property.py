@@ -1,5 +1,5 @@
 """Property: for random small networks of every supported layer type, the SNN's output
-firing rates approach the normalized ANN's activations as T grows (DESIGN §3).
+firing rates approach the normalized ANN's activations as T grows (docs/design.md §3).
 
 Normalization uses ``max`` over the very samples simulated, so no activation exceeds its
 scale and the only error left is the rate quantization, which shrinks like 1/T.

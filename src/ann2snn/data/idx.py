@@ -34,7 +34,7 @@ IDX_TYPES: dict[int, np.dtype] = {
 }
 
 #: md5 of the *decompressed* standard files. Distributions recompress the .gz files
-#: (Debian does, and so does /work/shared/data), so only the content hash is stable.
+#: (Debian does, and so do other mirrors), so only the content hash is stable.
 #: MNIST: the usual published values. Fashion-MNIST: computed from Debian's
 #: dataset-fashion-mnist package and matching the ``raw_data`` md5s that other
 #: loaders publish for the Zalando originals.

@@ -1,4 +1,4 @@
-"""PyTorch frontend: torch.export program -> Graph (DESIGN §1).
+"""PyTorch frontend: torch.export program -> Graph (docs/design.md §1).
 
 One path only: an ``nn.Module`` is exported with a sample input, a ``.pt2`` file
 already is an ExportedProgram; either way we read a small ATen vocabulary (the handlers

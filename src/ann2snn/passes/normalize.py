@@ -1,4 +1,4 @@
-"""Data-based weight/threshold balancing (DESIGN §4).
+"""Data-based weight/threshold balancing (docs/design.md §4).
 
 For each neuron population l (every ReLU, and the output layer) the scale λ_l is the
 p-th percentile of the layer's *non-zero* positive activations over the calibration set
@@ -10,7 +10,7 @@ weighted layers map their input scale to the scale their consumer needs,
 
 and where a tensor of one scale must join one of another without a weighted layer in
 between (an identity shortcut into an Add), a Scale node with factor s_in / s_out is
-inserted: the synapse weight λ_in / λ_out of DESIGN §4. The result computes the same
+inserted: the synapse weight λ_in / λ_out of docs/design.md §4. The result computes the same
 function up to a positive per-channel factor at every population, which is what lets
 IF neurons with threshold 1 represent ReLU activations in [0, 1] as firing rates.
 """

@@ -9,7 +9,7 @@ time step ``dt`` does, per step, for every population:
 - a neuron spikes when ``v >= θ``, is reset by θ (subtraction) or to zero, and its spike
   has amplitude θ (``linear_activation`` returns ``[v >= θ]·θ``).
 
-Dividing every membrane by θ gives the canonical form of DESIGN §3 exactly (threshold 1,
+Dividing every membrane by θ gives the canonical form of docs/design.md §3 exactly (threshold 1,
 unit spikes): the synapses that read the input are multiplied by ``dt/θ`` (analog) or
 ``1/θ`` (input spikes), every bias by ``dt/θ``, and synapses between populations stay as
 they are (θ-spikes divided by θ). This is the same as multiplying every population's

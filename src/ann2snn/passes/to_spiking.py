@@ -1,4 +1,4 @@
-"""Map a normalized ReLU network onto integrate-and-fire populations (DESIGN §3).
+"""Map a normalized ReLU network onto integrate-and-fire populations (docs/design.md §3).
 
 Every ReLU becomes an IF population with threshold 1; MaxPool becomes SpikingMaxPool;
 the output layer becomes the readout population: spike counts by default, or a

@@ -1,4 +1,4 @@
-"""Input encodings (DESIGN §3): ANALOG, POISSON, TTFS.
+"""Input encodings (docs/design.md §3): ANALOG, POISSON, TTFS.
 
 Poisson input uses a counter-based hash instead of a stateful generator: the uniform
 number for (seed, sample index, step, element) is a fixed function of those four

@@ -1,4 +1,4 @@
-"""Neuron dynamics as pure step functions (DESIGN §3), plus the fast in-place scan.
+"""Neuron dynamics as pure step functions (docs/design.md §3), plus the fast in-place scan.
 
 ``if_step(current, state, params) -> (spikes, state)`` is the specification;
 ``if_scan`` runs it over a window of steps in place and must agree exactly (tested).
@@ -33,7 +33,7 @@ class IFState(NamedTuple):
 
 
 def if_init(shape, params: IFParams, device=None, dtype=torch.float32) -> IFState:
-    """Membrane at ``v0·θ`` (DESIGN §3)."""
+    """Membrane at ``v0·θ`` (docs/design.md §3)."""
     return IFState(torch.full(tuple(shape), params.v0 * params.threshold, device=device,
                               dtype=dtype))
 

@@ -1,4 +1,4 @@
-"""The float simulator: a spiking Graph as a torch module (DESIGN §3, §5).
+"""The float simulator: a spiking Graph as a torch module (docs/design.md §3, §5).
 
 :class:`SpikingNetwork` runs a batch with the shared window loop (sim/windows.py), the
 float ops (sim/ops.py), the IF scan (sim/functional.py) and the fast pooling
@@ -168,7 +168,7 @@ def plan_windows(graph: Graph, b: int, timesteps: int, window: int | None, items
     On CPU the largest per-window tensor (window × chunk × widest population) is kept
     under :data:`CPU_TENSOR_BYTES`, first by shortening the window down to
     :data:`MIN_WINDOW` steps, then by simulating the batch in chunks of samples (when
-    ``can_chunk``: results do not depend on the batch, DESIGN §5). On CUDA, where the
+    ``can_chunk``: results do not depend on the batch, docs/design.md §5). On CUDA, where the
     caching allocator reuses memory, the window only bounds memory by ``memory_budget``.
     A given ``window`` is kept.
     """

@@ -1,4 +1,4 @@
-"""The simulation loop shared by the float and the integer simulator (DESIGN §5).
+"""The simulation loop shared by the float and the integer simulator (docs/design.md §5).
 
 Time is processed in windows of K steps. Within a window the network runs layer by
 layer: each synaptic operation is one batched call over (K × batch), then each neuron
@@ -99,7 +99,7 @@ def readout_window(s_out: torch.Tensor, prev: torch.Tensor | None, membrane: boo
 
 def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
                 probe: Probe | None, binary: set[str] | None) -> BatchOutput:
-    """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (DESIGN §5).
+    """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (docs/design.md §5).
 
     Static tensors (functions of an analog input only) are computed once. ``binary``:
     the nodes whose outputs are 0/1 spikes; None skips the synaptic-operation counts.

@@ -1,4 +1,4 @@
-"""ONNX frontend: an ``.onnx`` file or ``onnx.ModelProto`` -> Graph (DESIGN §1).
+"""ONNX frontend: an ``.onnx`` file or ``onnx.ModelProto`` -> Graph (docs/design.md §1).
 
 The graph is read node by node in the file's (topological) order. Nodes whose inputs
 are all constants -- the shape arithmetic exporters emit (Shape, Gather, Unsqueeze,
