@@ -67,3 +67,27 @@ def test_simulate_takes_the_encoding_as_a_string(digits, digits_snn):
     assert a.spike_counts != c.spike_counts  # the string really selected Poisson input
     with pytest.raises(ConfigError, match="encoding"):
         digits_snn.simulate(test, encoding="rate", **kw)
+
+
+def test_simulate_goes_through_the_backend_registry(digits, digits_snn):
+    from ann2snn.backends import UnknownBackend
+
+    _, test = digits
+    a = ann2snn.simulate(digits_snn, test.x[:20], test.y[:20], timesteps=6,
+                         diagnostics=False, evaluate_ann=False)
+    b = digits_snn.simulate(test.x[:20], test.y[:20], timesteps=6, diagnostics=False,
+                            evaluate_ann=False)
+    assert np.array_equal(a.snn_predictions, b.snn_predictions)
+    assert np.array_equal(a.snn_readout, b.snn_readout)
+    with pytest.raises(UnknownBackend, match="unknown backend 'nope'.*ann2snn"):
+        ann2snn.simulate(digits_snn, test.x[:2], test.y[:2], backend="nope")
+
+
+def test_export_is_a_top_level_name(tmp_path, digits_snn):
+    from ann2snn.backends import export
+    from ann2snn.quantize import quantize
+
+    assert ann2snn.export is export
+    q = quantize(digits_snn)
+    files = ann2snn.export(q, "c", tmp_path / "c", timesteps=4)
+    assert {"snn_model.c", "snn_model.h", "main.c", "Makefile"} <= {f.name for f in files}

@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "convert": "api", "load": "api", "simulate": "api", "SNN": "network",
     "SimulationResult": "results",
-    "Graph": "ir", "ResetMode": "ir",
-    "Encoding": "sim.encoders",
+    "export": "backends",
+    "Graph": "ir", "ResetMode": "ir", "Encoding": "ir", "Readout": "ir", "NormMethod": "ir",
+    "SoftmaxReadout": "ir", "QuantScale": "ir",
     "QuantSpec": "quantize",
     "Ann2SnnError": "errors", "ConversionError": "errors",
 }

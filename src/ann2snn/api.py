@@ -71,6 +71,13 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     return SNN(snn, norm)
 
 
-def simulate(snn: SNN, data, labels=None, **options) -> SimulationResult:
-    """Simulate ``data`` on ``snn``; the options are those of :meth:`SNN.simulate`."""
-    return snn.simulate(data, labels, **options)
+def simulate(snn: SNN, data, labels=None, *, backend: str = "ann2snn",
+             **options) -> SimulationResult:
+    """Simulate ``data`` on ``snn`` with ``backend`` (the built-in simulator by default;
+    ``ann2snn.backends.BACKENDS`` lists them); the options are those of
+    :meth:`SNN.simulate`. The backend checks the network and options first."""
+    from .backends import simulate as run_on
+
+    if labels is not None:
+        options["labels"] = labels
+    return run_on(snn, data, backend, **options)

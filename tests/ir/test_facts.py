@@ -67,3 +67,13 @@ def test_consumers_are_listed_once_in_topological_order():
 
 def test_populations_in_order():
     assert [p.name for p in facts.populations(net())] == ["a", "out"]
+
+
+def test_traced_nodes_are_the_inputs_and_the_populations_in_order():
+    assert [x.name for x in facts.traced_nodes(net())] == ["x", "a", "out"]
+
+
+def test_the_join_and_reorder_traits_name_exactly_those_nodes():
+    assert {c.__name__ for c in n.NODE_TYPES.values() if c.joins} == {"Add", "Concat"}
+    assert {c.__name__ for c in n.NODE_TYPES.values() if c.reorders} == \
+        {"Flatten", "Reshape", "Transpose"}

@@ -21,7 +21,7 @@ import torch
 
 from ..arrays import to_numpy
 from ..errors import SimulationError
-from ..ir import Graph, is_quantized
+from ..ir import Graph, facts, is_quantized
 from ..ir import nodes as n
 from ..ir.options import Encoding, coerce
 from .traceio import ANN_KIND, KINDS, STEP_KINDS, LayerInfo, Trace, TraceError, load_trace
@@ -34,7 +34,7 @@ __all__ = ["Trace", "TraceError", "TraceRecorder", "record_trace", "load_trace",
 
 def traceable(graph: Graph) -> list[n.Node]:
     """The nodes a trace can hold, in simulation order: Input nodes and IF populations."""
-    return [x for x in graph if isinstance(x, (n.Input, n.IF))]
+    return facts.traced_nodes(graph)
 
 
 def ann_source(ann: Graph | None, population: str) -> str | None:

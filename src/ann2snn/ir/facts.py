@@ -8,6 +8,8 @@ place from the node traits (ir/nodes.py).
   non-zero value and needs no ``!= 0`` test.
 - :func:`consumers`: the graph's fan-out, every node's readers in topological order.
 - :func:`populations`: the neuron populations in topological order.
+- :func:`traced_nodes`: what a trace records (docs/traces.md): the inputs and the
+  populations, in topological order.
 """
 
 from __future__ import annotations
@@ -53,3 +55,8 @@ def consumers(graph: Graph) -> dict[str, list[Node]]:
 def populations(graph: Graph) -> list[Node]:
     """The neuron populations, in topological order."""
     return [x for x in graph if x.population]
+
+
+def traced_nodes(graph: Graph) -> list[Node]:
+    """The nodes a trace holds, in simulation order: the inputs and the populations."""
+    return [x for x in graph if not x.inputs or x.population]

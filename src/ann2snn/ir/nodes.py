@@ -51,6 +51,10 @@ class Node:
     channel_copy: ClassVar[bool] = False
     #: the same elements in the same C order: a view of its input, no computation
     alias: ClassVar[bool] = False
+    #: moves elements to other positions, possibly of other channels, without arithmetic
+    reorders: ClassVar[bool] = False
+    #: joins several inputs into one output (a sum or a concatenation)
+    joins: ClassVar[bool] = False
     #: exists in the spiking graph only as part of the ANN it came from (it is replaced
     #: or folded by the conversion passes)
     analog_only: ClassVar[bool] = False
@@ -262,6 +266,7 @@ class Flatten(Node):
     homogeneous: ClassVar[bool] = True
     alias: ClassVar[bool] = True
     integer: ClassVar[bool] = True
+    reorders: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,6 +277,7 @@ class Reshape(Node):
     homogeneous: ClassVar[bool] = True
     alias: ClassVar[bool] = True
     integer: ClassVar[bool] = True
+    reorders: ClassVar[bool] = True
 
     shape: Shape = ()
 
@@ -283,6 +289,7 @@ class Transpose(Node):
     passes_spikes: ClassVar[bool] = True
     homogeneous: ClassVar[bool] = True
     integer: ClassVar[bool] = True
+    reorders: ClassVar[bool] = True
 
     perm: tuple[int, ...] = (0,)
 
@@ -294,6 +301,7 @@ class Concat(Node):
     passes_spikes: ClassVar[bool] = True
     homogeneous: ClassVar[bool] = True
     integer: ClassVar[bool] = True
+    joins: ClassVar[bool] = True
 
     axis: int = 1
 
@@ -303,6 +311,7 @@ class Add(Node):
     """Elementwise sum of the inputs (residual connections)."""
 
     integer: ClassVar[bool] = True
+    joins: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)

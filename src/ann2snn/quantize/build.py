@@ -71,7 +71,7 @@ def _int_weights(x: n.Node, s_in: np.ndarray, s_out: np.ndarray, g: Graph, wmax:
 def _abs_sum(x: n.Node, w: np.ndarray) -> int:
     """max over outputs of Σ |w| over one output's inputs."""
     a = np.abs(w.astype(np.int64))
-    if isinstance(x, (n.Dense, n.Conv)):
+    if x.weighted:
         return int(a.reshape(a.shape[0], -1).sum(1).max(initial=0))
     return int(a.max(initial=0))
 

@@ -115,7 +115,7 @@ class _Quantizer:
         if isinstance(x, n.Flatten):
             src = shp[x.inputs[0]]
             return ins[0] if ins[0].size == 1 else np.repeat(ins[0], math.prod(src[1:]))
-        if isinstance(x, (n.Reshape, n.Transpose)):
+        if x.reorders:  # Reshape, Transpose (Flatten above)
             u = _uniform(ins[0])
             if u.size != 1:
                 raise ConversionError(f"{x.op} '{x.name}': integer mode needs one scale for "
@@ -193,7 +193,7 @@ class _Quantizer:
             if np.any(i2 != i2[:, :1]) or np.any(g2 != g2[:, :1]):
                 raise _PerLayer
             return self._walk(ins[0], t, 0, i2[:, 0], g2[:, 0], tree, seen)
-        if isinstance(x, (n.Reshape, n.Transpose)):
+        if x.reorders:  # Reshape, Transpose (Flatten above)
             if np.any(idx != idx[0]) or np.any(gain != gain[0]):
                 raise _PerLayer
             c = shp[ins[0]][0] if shp[ins[0]] else 1
@@ -205,7 +205,7 @@ class _Quantizer:
                 self._walk(i, t, p, idx[start:start + c], gain[start:start + c], tree, seen)
                 start += c
             return
-        if isinstance(x, (n.Concat, n.Add)):
+        if x.joins:
             for p, i in enumerate(ins):
                 self._walk(i, t, p, idx, gain, tree, seen)
             return

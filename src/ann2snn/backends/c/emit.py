@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedLayerError
 from ...ir import Graph, ResetMode
 from ...ir import nodes as n
-from ...ir.facts import static_nodes
+from ...ir.facts import static_nodes, traced_nodes
 from ...ir.quant import if_thresholds
 from ...ir.registry import Registry
 from ...quantize.spec import _check_avgpool
@@ -330,11 +330,8 @@ class Emitter:
 
     # -- tracing -------------------------------------------------------------------------
     def trace_layers(self) -> list[dict]:
-        rows = []
-        for x in self.g:
-            if isinstance(x, (n.Input, n.IF)):
-                rows.append({"name": x.name, "op": x.op, "shape": list(self.g.shapes[x.name])})
-        return rows
+        return [{"name": x.name, "op": x.op, "shape": list(self.g.shapes[x.name])}
+                for x in traced_nodes(self.g)]
 
     def trace_table(self) -> str:
         rows = []

@@ -130,8 +130,7 @@ def _fold_bias(ctx: Ctx, x: str, c: np.ndarray) -> str:
     src = ctx.src(x)
     prod = ctx.producer(src)
     shape = ctx.shape(x)
-    if not isinstance(prod, (n.Dense, n.Conv, n.ConvTranspose, n.BatchNorm)) \
-            or ctx.uses(src) != 1:
+    if not (prod.weighted or isinstance(prod, n.BatchNorm)) or ctx.uses(src) != 1:
         raise Unsupported(f"adding a constant to the output of {prod.op} '{src}'; only the "
                           "bias of a Dense/Conv/BatchNorm used nowhere else can absorb it")
     try:
