@@ -12,7 +12,7 @@ import ann2snn
 from ann2snn.analysis.diff import diff_traces
 from ann2snn.analysis.trace import record_trace
 from ann2snn.analysis.traceio import Trace, TraceError, load_trace
-from ann2snn.backends import BackendMismatch
+from ann2snn.backends import Arithmetic, Backend, BackendMismatch, Supports
 from ann2snn.config import load_config
 from ann2snn.errors import ConfigError
 from ann2snn.ir import Graph
@@ -122,7 +122,7 @@ def test_toml_config_key(tmp_path):
         load_config(p)
 
 
-def test_backends_declare_their_delays(tmp_path):
+def test_backends_declare_their_delays():
     from ann2snn.backends import get_backend
     from ann2snn.quantize import QuantSpec, quantize
 
@@ -134,9 +134,11 @@ def test_backends_declare_their_delays(tmp_path):
         builtin.check(g, synaptic_delay=5)
     q = quantize(ann2snn.SNN(g), QuantSpec())
     builtin.check(q.graph, synaptic_delay=1)
-    c = get_backend("c")
-    c.check(q.graph, synaptic_delay=0)
+    get_backend("c").check(q.graph, synaptic_delay=1)
+    # a backend that declares delay 0 only (the default of Supports) refuses 1, first
+    zero_only = Backend("toy", "delay 0 only", {Arithmetic.FLOAT: Supports(
+        nodes=frozenset(type(x) for x in g))})
+    zero_only.check(g)
     with pytest.raises(BackendMismatch, match=r"synaptic_delay 1 is not supported "
-                                              r"\(supported: 0\)"):
-        ann2snn.export(q, "c", tmp_path / "c", synaptic_delay=1)
-    assert not (tmp_path / "c").exists()
+                                              r"\(supported: 0\); use synaptic_delay=0"):
+        zero_only.check(g, synaptic_delay="1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub):
     from ..backends import BACKENDS
-    from .common import add_dataset_args, backend_help
+    from .common import add_dataset_args, add_delay_arg, backend_help
 
     p = sub.add_parser(
         "export", help="deploy a network: standalone C99 code",
@@ -28,6 +28,7 @@ def add_parser(sub):
                    help="time steps of expected.bin and the default of snn_main (default 32)")
     p.add_argument("--float", action="store_true",
                    help="export the float network (agreement within a tolerance, not exact)")
+    add_delay_arg(p)
     return p
 
 
@@ -43,6 +44,8 @@ def run(args) -> int:
     options = {"timesteps": args.timesteps}
     if args.float:
         options["float_mode"] = True
+    if args.synaptic_delay:  # (a backend that has only delay 0 need not know the option)
+        options["synaptic_delay"] = args.synaptic_delay
     backend.check(snn.graph, **options)  # before any data are loaded
     backend.require()
     if args.dataset:

@@ -4,6 +4,7 @@ a float network (agreement within a tolerance, docs/c-export.md)."""
 
 from __future__ import annotations
 
+from ...ir.options import SynapticDelay
 from ..base import Arithmetic, Backend, Problem, Supports, arithmetic_of
 from . import export_c
 from .emit import C_OPS
@@ -27,7 +28,7 @@ class CBackend(Backend):
         return [Problem("float_mode (--float) needs the float network, not a quantized one")]
 
 
-_SUPPORTS = Supports(nodes=frozenset(C_OPS.types()))
+_SUPPORTS = Supports(nodes=frozenset(C_OPS.types()), synaptic_delay=frozenset(SynapticDelay))
 BACKEND = CBackend(
     name="c",
     description="portable C99 source (integer mode bit-exact, or --float), docs/c-export.md",

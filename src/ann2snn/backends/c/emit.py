@@ -4,7 +4,11 @@ Each graph node becomes one call of a runtime kernel (runtime/snn_kernels.c, cop
 in: one function per layer type) with literal-constant sizes, on statically allocated
 buffers. Nodes that depend only on the analog input are computed once per input, in
 ``snn_set_input``; the rest once per step, in ``snn_tick``. The persistent state
-(membranes, max-pool counts) is one struct, ``snn_state_t``.
+(membranes, max-pool counts) is one struct, ``snn_state_t``. With synaptic delay 1
+(docs/design.md §3) each population that feeds others also keeps its spikes there
+(``d_<name>``), copied from its output buffer at the end of each step: what its
+consumers read in the next step (in the state, so that a trace that interleaves samples
+keeps each sample's own).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedLayerError
 from ...ir import Graph, ResetMode
 from ...ir import nodes as n
-from ...ir.facts import static_nodes, traced_nodes
+from ...ir.facts import consumers, static_nodes, traced_nodes
 from ...ir.quant import if_thresholds
 from ...ir.registry import Registry
 from ...quantize.spec import _check_avgpool
@@ -87,8 +91,8 @@ class _Out:
 class Emitter:
     """Builds the C text for one graph."""
 
-    def __init__(self, graph: Graph, float_mode: bool = False):
-        self.g, self.fm = graph, float_mode
+    def __init__(self, graph: Graph, float_mode: bool = False, synaptic_delay: int = 0):
+        self.g, self.fm, self.delay = graph, float_mode, int(synaptic_delay)
         self.q = graph.quant
         if self.q is None and not float_mode:
             raise ConversionError("the network is not quantized: run 'ann2snn quantize' first "
@@ -101,7 +105,9 @@ class Emitter:
         for x in graph.of_type(n.AvgPool):
             _check_avgpool(x, graph.shapes[x.inputs[0]])
         self.sym: dict[str, str] = symbols(graph)
-        self.buf: dict[str, str] = {}
+        self.buf: dict[str, str] = {}  # what a node's consumers read
+        self.emitted: dict[str, str] = {}  # delay 1: a population's spikes of this step
+        self.readers = consumers(graph)
         self.static = static_nodes(graph)
         self.o = _Out()
 
@@ -132,6 +138,11 @@ class Emitter:
     def emit(self) -> None:
         for x in self.g:
             C_OPS.get(x)(self, x)
+        for name, out in self.emitted.items():  # delay 1: the spikes the next step reads
+            size = math.prod(self.g.shapes[name])
+            self.o.tick.append(f"    for (i = 0; i < {size}; ++i) {{\n"
+                               f"        {self.buf[name]}[i] = {out}[i];\n    }}"
+                               f" /* synaptic delay: {name} */")
 
     @C_OPS.register(n.Input)
     def _input(self, x: n.Input) -> None:
@@ -324,9 +335,18 @@ class Emitter:
                                 f"        st.{v}[i] = {vin}[{idx}];\n    }}")
         out = self._new_buf(x.name, size)
         zero = int(x.reset is ResetMode.ZERO)
+        if self.delay and self.readers[x.name]:  # consumers read the previous step's spikes
+            d = "d_" + s
+            self.o.state.append(f"    act_t {d}[{size}];")
+            self.o.state_elems += size
+            self.o.reset.append(f"    for (i = 0; i < {size}; ++i) {{\n"
+                                f"        st.{d}[i] = 0;\n    }}")
+            self.emitted[x.name] = out
         self._call(x, f"snn_if({self.buf[x.inputs[0]]}, st.{v}, SNN_VPRE({vpre}), {out}, "
                       f"{size}, {inner}, {thn}, {th.size}, {zero}, {x.multi_spike}, "
                       f"{int(x.membrane_readout)});")
+        if x.name in self.emitted:
+            self.buf[x.name] = "st.d_" + s
 
     # -- tracing -------------------------------------------------------------------------
     def trace_layers(self) -> list[dict]:
@@ -342,7 +362,8 @@ class Emitter:
                 rows.append(f"    {{{name}, {size}, 0, 0, 0, {self.buf[x.name]}}}")
             elif isinstance(x, n.IF):
                 s = self.sym[x.name]
-                spikes = 0 if x.membrane_readout else self.buf[x.name]  # no spikes to record
+                spikes = 0 if x.membrane_readout else \
+                    self.emitted.get(x.name, self.buf[x.name])  # (a membrane has none)
                 rows.append(f"    {{{name}, {size}, {self.buf[x.inputs[0]]}, vpre_{s}, "
                             f"st.v_{s}, {spikes}}}")
         return ",\n".join(rows)

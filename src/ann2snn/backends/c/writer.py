@@ -39,9 +39,10 @@ def _input_ctype(graph: Graph, float_mode: bool) -> tuple[str, int, int]:
     return f"{'' if signed else 'u'}int{8 * nbytes}_t", nbytes, signed
 
 
-def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[str, str]:
+def render(graph: Graph, float_mode: bool = False, timesteps: int = 32,
+           synaptic_delay: int = 0) -> dict[str, str]:
     """The C sources for ``graph``: {file name: text}."""
-    em = Emitter(graph, float_mode)
+    em = Emitter(graph, float_mode, synaptic_delay)
     em.emit()
     o = em.o
     q = graph.quant
@@ -64,6 +65,7 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
          f"#define SNN_OUTPUT_SIZE {math.prod(graph.output_shape)}",
          f"#define SNN_MEMBRANE_READOUT {int(out_node.membrane_readout)}",
          f"#define SNN_TIMESTEPS {timesteps}",
+         f"#define SNN_SYNAPTIC_DELAY {int(synaptic_delay)}",
          f"#define SNN_V_LIMIT {2**31 - 1 if q is None else q.v_limit}",
          f"#define SNN_INPUT_BYTES {in_bytes}", f"#define SNN_INPUT_SIGNED {in_signed}",
          f"#define SNN_FLOAT_TOLERANCE {FLOAT_TOLERANCE}",
@@ -89,7 +91,7 @@ def render(graph: Graph, float_mode: bool = False, timesteps: int = 32) -> dict[
          "extern const snn_trace_layer_t snn_trace_layers[SNN_NUM_TRACE_LAYERS];",
          "#endif", "", "#endif", ""]
     kernels = kernel_sections()
-    out_buf = em.buf[graph.output]
+    out_buf = em.emitted.get(graph.output, em.buf[graph.output])
     out_size = math.prod(graph.output_shape)
     readout = "membrane" if out_node.membrane_readout else "spike"
     c = [f"/* snn_model.c - {banner} */", '#include "snn_model.h"', "",
@@ -152,18 +154,20 @@ def expected_bytes(outputs: np.ndarray, readout: np.ndarray, pred: np.ndarray) -
 
 
 def write_project(graph: Graph, out_dir, *, float_mode: bool = False, timesteps: int = 32,
-                  x=None, indices=None, reference=None) -> list[Path]:
+                  x=None, indices=None, reference=None, synaptic_delay: int = 0
+                  ) -> list[Path]:
     """Write the C project for ``graph`` into ``out_dir``; with samples ``x`` also
     inputs.bin and expected.bin (from ``reference``: a network whose ``run_batch`` is
     the integer simulator, or the float simulator for ``float_mode``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in render(graph, float_mode, timesteps).items():
+    for name, text in render(graph, float_mode, timesteps, synaptic_delay).items():
         write_atomic(out / name, text.encode())
         written.append(out / name)
     if x is not None:
-        xin, outs, readout, pred = reference_outputs(reference, graph, x, timesteps, float_mode)
+        xin, outs, readout, pred = reference_outputs(reference, graph, x, timesteps, float_mode,
+                                                     synaptic_delay=synaptic_delay)
         idx = np.arange(len(x)) if indices is None else np.asarray(indices)
         write_atomic(out / "inputs.bin", inputs_bytes(graph, xin, idx, timesteps, float_mode))
         write_atomic(out / "expected.bin", expected_bytes(outs, readout, pred))
@@ -172,7 +176,8 @@ def write_project(graph: Graph, out_dir, *, float_mode: bool = False, timesteps:
     return written
 
 
-def reference_outputs(net, graph: Graph, x, timesteps: int, float_mode: bool, batch: int = 256):
+def reference_outputs(net, graph: Graph, x, timesteps: int, float_mode: bool, batch: int = 256,
+                      synaptic_delay: int = 0):
     """Run the Python simulator: (inputs as the C program reads them, per-step outputs
     (T, N, K) int, readout (N, K), predictions (N,))."""
     import torch
@@ -191,7 +196,7 @@ def reference_outputs(net, graph: Graph, x, timesteps: int, float_mode: bool, ba
                 rec.append(t.cpu())
 
         bo = net.run_batch(torch.as_tensor(xin[i:i + batch]), timesteps, probe=probe,
-                           count_ops=False)
+                           count_ops=False, synaptic_delay=synaptic_delay)
         steps.append(torch.cat(rec).numpy())
         reads.append(bo.readout.numpy())
         preds.append(bo.predictions[-1].numpy())

@@ -141,7 +141,8 @@ static void write_trace(FILE *f, const char *dir, int T, int S, const uint32_t *
     for (s = 0; s < S; ++s) {
         fprintf(m, "%s%lu", s ? ", " : "", (unsigned long)index[s]);
     }
-    fprintf(m, "], \"layers\": %s, \"source\": \"c\"}\n", SNN_TRACE_LAYERS_JSON);
+    fprintf(m, "], \"layers\": %s, \"source\": \"c\", \"synaptic_delay\": %d}\n",
+            SNN_TRACE_LAYERS_JSON, SNN_SYNAPTIC_DELAY);
     fclose(m);
     for (li = 0; li < SNN_NUM_TRACE_LAYERS; ++li) {
         snprintf(path, sizeof path, "%s/%s", dir, snn_trace_layers[li].name);
