@@ -147,6 +147,7 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     sops: dict[str, list[torch.Tensor]] = {}
     static: dict[str, torch.Tensor] = {}
     carry: dict[str, torch.Tensor] = {}  # delay 1: each spike source's last step
+    read = {i for x in graph for i in x.inputs} if delay else set()  # sources with readers
     emitted = None  # delay 1: the output population's own spikes, for the readout
     preds, out_acc = [], None
     out_node = graph[graph.output]
@@ -166,7 +167,7 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 v, st = vals[name]
                 if probe is not None and source:
                     probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
-                if delay and not st:  # a spike-encoded input
+                if name in read and not st:  # a spike-encoded input, delay 1
                     vals[name] = (delayed(v, carry.get(name)), False)
                     carry[name] = v[-1].clone()
                 continue
@@ -182,7 +183,7 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     c = s.sum(0)
                     counts[name] = counts[name] + c if name in counts else c
                 vals[name] = (s, False)
-                if delay:
+                if name in read:  # delay 1
                     vals[name] = (delayed(s, carry.get(name)), False)
                     carry[name] = s[-1].clone()
                     if name == graph.output:
