@@ -54,7 +54,8 @@ class SNN(SpikingNetwork):
                  seed: int = 0, window: int | None = None, evaluate_ann: bool = True,
                  progress: bool = False, probe: Probe | None = None,
                  config: dict | None = None, diagnostics: bool = True,
-                 example_sample: int | None = 0) -> SimulationResult:
+                 example_sample: int | None = 0, store=None,
+                 **options) -> SimulationResult | None:
         """Simulate ``data`` (a Dataset, or an array with ``labels``) for ``timesteps``.
 
         ``diagnostics`` accumulates the per-population metrics of docs/diagnostics.md
@@ -64,6 +65,11 @@ class SNN(SpikingNetwork):
         pass an :class:`ann2snn.analysis.trace.TraceRecorder` to record a trace of the
         run — it also receives the ANN activations of its samples. The loop itself is
         :func:`ann2snn.analysis.evaluate.evaluate`.
+
+        In a job launched by ``torchrun`` (after ``ann2snn.scale.distributed.init()``)
+        the batches are shared among the processes and rank 0 returns the result, equal
+        to a single process's; the other ranks return None. ``store`` (a
+        ``ann2snn.scale.store.BatchStore``) keeps finished batches for a resume.
         """
         from .analysis.evaluate import device as as_device
         from .analysis.evaluate import evaluate
@@ -78,7 +84,7 @@ class SNN(SpikingNetwork):
                         encoding=encoding, input_rate=input_rate, seed=seed, window=window,
                         evaluate_ann=evaluate_ann, progress=progress, probe=probe,
                         config=config, diagnostics=diagnostics,
-                        example_sample=example_sample)
+                        example_sample=example_sample, store=store, **options)
 
     def summary(self) -> list[dict]:
         """Per-layer rows: name, type, output shape, parameters, neurons, threshold scale."""
