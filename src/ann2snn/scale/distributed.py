@@ -9,6 +9,7 @@ merges them in batch order, so the results equal a single process's exactly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -32,9 +33,23 @@ class Context:
         return self.rank == 0
 
 
+_ALONE = [False]
+
+
+@contextlib.contextmanager
+def alone():
+    """Within the block this process works on its own (context() is rank 0 of 1), as
+    each rank of a sweep does with its points."""
+    _ALONE[0] = True
+    try:
+        yield
+    finally:
+        _ALONE[0] = False
+
+
 def context() -> Context:
     """This process's rank and the world size (0 and 1 outside a distributed job)."""
-    if dist.is_available() and dist.is_initialized():
+    if dist.is_available() and dist.is_initialized() and not _ALONE[0]:
         return Context(dist.get_rank(), dist.get_world_size())
     return Context()
 
