@@ -36,7 +36,7 @@ def run(args) -> int:
     from ..data import load_dataset
     from ..errors import Ann2SnnError
     from ..scale import distributed
-    from ..scale.store import BatchStore, store_for
+    from ..scale.store import BatchStore, Checked, store_for
     from .common import interrupt_on_sigterm, print_summary, resume_command
 
     distributed.check_workers(args.workers)
@@ -53,17 +53,24 @@ def run(args) -> int:
     backend.require()
     store.check_start()
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
+    def simulate(device, progress, **opts):
+        return backend.run(snn, test, timesteps=args.timesteps, batch_size=args.batch_size,
+                           device=device, num_samples=args.num_samples,
+                           encoding=args.encoding, input_rate=args.input_rate,
+                           seed=args.seed, progress=progress, **opts)
+
     if args.workers > 1 and not distributed.launched():
+        try:  # refuse a store of another run here, before the processes start
+            simulate(args.device, False, store=store.checked())
+        except Checked:
+            pass
         return distributed.launch(distributed.strip_workers(args._argv), args.workers)
     ctx = distributed.init(args.device)
     interrupt_on_sigterm()
     opts = {"store": store} if args.backend == DEFAULT else {}
     try:
-        result = backend.run(snn, test, timesteps=args.timesteps, batch_size=args.batch_size,
-                             device=distributed.local_device(args.device),
-                             num_samples=args.num_samples, encoding=args.encoding,
-                             input_rate=args.input_rate, seed=args.seed,
-                             progress=not args.quiet and not args.json and ctx.is_root, **opts)
+        result = simulate(distributed.local_device(args.device),
+                          not args.quiet and not args.json and ctx.is_root, **opts)
         if ctx.is_root:
             result.save(out)
             if args.backend == DEFAULT:

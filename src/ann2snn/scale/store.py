@@ -38,6 +38,10 @@ class IncompleteRun(Ann2SnnError):
     """A partial run is in the way (resume it or delete it)."""
 
 
+class Checked(Exception):  # noqa: N818 -- not an error: the end of a check-only run
+    """Raised by :meth:`BatchStore.begin` of a check-only store once the check passed."""
+
+
 def store_for(out: str | Path) -> Path:
     """The batch store of the run folder ``out``: ``<out>.partial`` beside it."""
     out = Path(out)
@@ -69,10 +73,17 @@ def data_digest(x: np.ndarray, y: np.ndarray) -> str:
 class BatchStore:
     """Completed batches of one run in ``folder``; ``resume`` allows continuing one."""
 
-    def __init__(self, folder: str | Path, resume: bool = False, command: str | None = None):
+    def __init__(self, folder: str | Path, resume: bool = False, command: str | None = None,
+                 check_only: bool = False):
         self.folder = Path(folder)
         self.resume = resume
         self.command = command
+        self.check_only = check_only  #: begin() checks, then raises Checked (a launcher)
+
+    def checked(self) -> BatchStore:
+        """A check-only copy: a run given it stops at :meth:`begin`, having refused (or
+        not) the existing store, before any work."""
+        return BatchStore(self.folder, self.resume, self.command, check_only=True)
 
     def check_start(self) -> None:
         """Before any work: refuse to overwrite a partial run unless resuming."""
@@ -93,6 +104,8 @@ class BatchStore:
             if diff:
                 raise IncompleteRun(f"cannot resume into {self.folder}: it was made by another "
                                     f"run ({'; '.join(diff)}); delete it to start over")
+        if self.check_only:
+            raise Checked
         distributed.barrier()
         if distributed.context().is_root and not path.is_file():
             self.folder.mkdir(parents=True, exist_ok=True)
