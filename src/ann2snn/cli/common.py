@@ -41,16 +41,17 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
 
 
-def add_scale_args(p: argparse.ArgumentParser) -> None:
-    """--workers and --resume (docs/scale-out.md)."""
+def add_scale_args(p: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--workers and (``resume``) --resume (docs/scale-out.md)."""
     g = p.add_argument_group("scale-out")
     g.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes on this machine (torch.distributed, gloo on CPU), with "
                         "results identical to one process; for several machines launch "
                         "with torchrun instead (default 1)")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run whose finished batches are in "
-                        "<out>.partial/ (same network and settings; else start afresh)")
+    if resume:
+        g.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run whose finished batches are in "
+                            "<out>.partial/ (same network and settings; else start afresh)")
 
 
 def resume_command(args) -> str:

@@ -19,7 +19,7 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="sweep folder (default: the config's "
                    "output.dir)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    add_scale_args(p)
+    add_scale_args(p, resume=False)  # points always continue from their batches
     return p
 
 
