@@ -11,7 +11,6 @@ import numpy as np
 
 def test_two_workers_resume_a_single_process_store(small_digits_snn, tmp_path, cli):
     from ann2snn.data import load_dataset
-
     from ann2snn.scale.store import BatchStore
 
     path, snn = small_digits_snn
