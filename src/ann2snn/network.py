@@ -55,7 +55,8 @@ class SNN(SpikingNetwork):
                  progress: bool = False, probe: Probe | None = None,
                  config: dict | None = None, diagnostics: bool = True,
                  example_sample: int | None = 0,
-                 synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> SimulationResult:
+                 synaptic_delay: SynapticDelay | int = SynapticDelay.NONE, store=None,
+                 **options) -> SimulationResult | None:
         """Simulate ``data`` (a Dataset, or an array with ``labels``) for ``timesteps``.
 
         ``synaptic_delay`` (0, or 1 as Brian2 and NEST impose): the steps a spike takes
@@ -68,6 +69,11 @@ class SNN(SpikingNetwork):
         pass an :class:`ann2snn.analysis.trace.TraceRecorder` to record a trace of the
         run — it also receives the ANN activations of its samples. The loop itself is
         :func:`ann2snn.analysis.evaluate.evaluate`.
+
+        In a job launched by ``torchrun`` (after ``ann2snn.scale.distributed.init()``)
+        the batches are shared among the processes and rank 0 returns the result, equal
+        to a single process's; the other ranks return None. ``store`` (a
+        ``ann2snn.scale.store.BatchStore``) keeps finished batches for a resume.
         """
         from .analysis.evaluate import device as as_device
         from .analysis.evaluate import evaluate
@@ -83,7 +89,8 @@ class SNN(SpikingNetwork):
                         encoding=encoding, input_rate=input_rate, seed=seed, window=window,
                         evaluate_ann=evaluate_ann, progress=progress, probe=probe,
                         config=config, diagnostics=diagnostics,
-                        example_sample=example_sample, synaptic_delay=delay)
+                        example_sample=example_sample, store=store, synaptic_delay=delay,
+                        **options)
 
     def summary(self) -> list[dict]:
         """Per-layer rows: name, type, output shape, parameters, neurons, threshold scale."""

@@ -77,12 +77,57 @@ def load_state_dict(path: str, model: torch.nn.Module) -> dict:
     return state
 
 
-def run_pipeline(cfg: RunConfig, progress: bool = True
+def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
                  ) -> tuple[SNN, SimulationResult | None, Path]:
-    """Run the configured job and write the run folder; returns (snn, result, folder)."""
-    d, c, s = cfg.data, cfg.conversion, cfg.simulation
+    """Run the configured job and write the run folder; returns (snn, result, folder).
+
+    In a torchrun job (ann2snn.scale.distributed) rank 0 converts, every rank gets its
+    network, the batches are shared, and rank 0 writes the folder (the other ranks
+    return result None). ``store`` (ann2snn.scale.store.BatchStore) keeps finished
+    batches for a resume.
+    """
+    from .scale import distributed
+
+    d, s = cfg.data, cfg.simulation
     out = Path(cfg.output.dir)
+    ctx = distributed.context()
     t0 = time.perf_counter()
+    graphs = distributed.broadcast(_graphs(_convert(cfg)) if ctx.is_root else None)
+    snn = SNN(*graphs)
+    convert_s = time.perf_counter() - t0
+    resolved = cfg.model_dump(mode="json")
+    same = json.loads(json.dumps(resolved))
+    same["simulation"].pop("workers", None)  # the results do not depend on it
+    if ctx.is_root:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "config.json", json.dumps(resolved, indent=2).encode())
+        if cfg.output.save_snn:
+            snn.save(out / "net.snn")
+    result = None
+    if cfg.tools.simulate:
+        encoding = coerce(Encoding, s.encoding, "simulation.encoding")
+        test = load_dataset(d.dataset, "test", data_dir=d.data_dir, standardize=d.standardize)
+        if d.sample_indices:
+            test = test.subset(indices=d.sample_indices)
+        result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
+                              device=distributed.local_device(s.device),
+                              num_samples=d.num_samples, encoding=encoding,
+                              input_rate=s.input_rate, seed=s.seed, window=s.window,
+                              synaptic_delay=s.synaptic_delay,
+                              evaluate_ann=cfg.tools.evaluate_ann,
+                              progress=progress and ctx.is_root, config=same, store=store)
+        if result is not None:
+            result.wall_time_s["convert"] = convert_s
+            result.save(out)
+            if store is not None:
+                store.remove()
+    distributed.barrier()
+    return snn, result, out
+
+
+def _convert(cfg: RunConfig) -> SNN:
+    """The configured conversion (calibration data, model, normalization, rescaling)."""
+    d, c, s = cfg.data, cfg.conversion, cfg.simulation
     calib = calibration_data(d.dataset, n=d.calibration_samples, data_dir=d.data_dir,
                              seed=d.seed, standardize=d.standardize, split=d.calibration_split)
     graph: Graph = load_user_model(cfg.model.path, cfg.model.weights, calib)
@@ -94,23 +139,12 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
         g, ann = fold_threshold_and_dt(snn.graph, snn.ann_graph, c.v_thresh, c.dt,
                                        spike_input=encoding is not Encoding.ANALOG)
         snn = SNN(g, ann)
-    convert_s = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
-    resolved = cfg.model_dump(mode="json")
-    write_atomic(out / "config.json", json.dumps(resolved, indent=2).encode())
-    if cfg.output.save_snn:
-        snn.save(out / "net.snn")
-    result = None
-    if cfg.tools.simulate:
-        test = load_dataset(d.dataset, "test", data_dir=d.data_dir, standardize=d.standardize)
-        if d.sample_indices:
-            test = test.subset(indices=d.sample_indices)
-        result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
-                              device=s.device, num_samples=d.num_samples, encoding=encoding,
-                              input_rate=s.input_rate, seed=s.seed, window=s.window,
-                              synaptic_delay=s.synaptic_delay,
-                              evaluate_ann=cfg.tools.evaluate_ann, progress=progress,
-                              config=resolved)
-        result.wall_time_s["convert"] = convert_s
-        result.save(out)
-    return snn, result, out
+    if c.weight_bits is not None:  # integer mode (quantize/)
+        from .quantize import quantize
+
+        snn = quantize(snn, calibration=calib, weight_bits=c.weight_bits)
+    return snn
+
+
+def _graphs(snn: SNN) -> tuple:
+    return snn.graph, snn.ann_graph

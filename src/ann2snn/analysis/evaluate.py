@@ -8,7 +8,6 @@ accumulators of docs/diagnostics.md, and the one-sample example trace.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,82 +33,171 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
              dev: torch.device, encoding: Encoding, input_rate: float, seed: int,
              window: int | None, evaluate_ann: bool, progress: bool, probe,
              config: dict | None, diagnostics: bool,
-             example_sample: int | None,
-             synaptic_delay: SynapticDelay = SynapticDelay.NONE) -> SimulationResult:
+             example_sample: int | None, store=None, **options) -> SimulationResult | None:
     """Simulate the checked samples ``x`` (labels ``y``) on ``snn`` (an SNN, already
-    on ``dev``); the arguments are those of ``SNN.simulate``."""
+    on ``dev``); the arguments are those of ``SNN.simulate``, ``options`` go on to
+    ``snn.run_batch``.
+
+    Every batch becomes a :class:`~ann2snn.analysis.batches.BatchPart`, merged into the
+    totals in batch order. In a distributed job (ann2snn.scale.distributed) rank r
+    computes batches r, r + W, ...; rank 0 gathers the parts, merges them in the same
+    order and returns the result (the other ranks return None). ``store``
+    (ann2snn.scale.store.BatchStore) keeps each finished batch, and batches it already
+    holds are loaded instead of simulated (``--resume``).
+    """
     from tqdm.auto import tqdm
 
-    from ..sim.ops import AnnModel
-    from .layers import LayerAccumulator
-    from .trace import ann_source
+    from ..scale import distributed
+    from .batches import BatchPart, Totals
 
-    graph, ann_graph = snn.graph, snn.ann_graph
-    wall: dict[str, float] = {"ann": 0.0, "diagnostics": 0.0}
-    pops = [p for p in graph.of_type(n.IF)]
-    ann_model = (AnnModel(ann_graph).to(dev)
-                 if evaluate_ann and ann_graph is not None else None)
-    sources = {p.name: ann_source(ann_graph, p.name) for p in pops} \
-        if ann_model is not None and (diagnostics or probe is not None) else {}
-    sources = {k: v for k, v in sources.items() if v is not None}
-    accs = {p.name: LayerAccumulator(p, graph.shapes[p.name], timesteps, len(x),
-                                     seed=seed) for p in pops} if diagnostics else {}
-    outs = _Outputs()
-    example_acts = None
-    bar = tqdm(total=len(x), disable=not progress, unit="sample", desc="simulating",
-               leave=False)
-    for i in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[i:i + batch_size])
+    ctx = distributed.context()
+    if probe is not None and (ctx.world > 1 or store is not None):
+        raise SimulationError("a trace probe needs a single process without a batch store")
+    run = _BatchRunner(snn, x, timesteps=timesteps, batch_size=batch_size, dev=dev,
+                       encoding=encoding, input_rate=input_rate, seed=seed, window=window,
+                       evaluate_ann=evaluate_ann, probe=probe, diagnostics=diagnostics,
+                       example_sample=example_sample, options=options)
+    if store is not None:
+        store.begin(_fingerprint(snn, x, y, dev, run.settings()))
+    totals = Totals(run.accumulators())
+    template = run.accumulators()
+    starts = list(range(0, len(x), batch_size))[ctx.rank::ctx.world]
+    mine = []
+    bar = tqdm(total=sum(min(batch_size, len(x) - i) for i in starts),
+               disable=not progress, unit="sample", desc="simulating", leave=False)
+    for i in starts:
+        part = store.load(i) if store is not None and store.has(i) else None
+        if part is None:
+            part = run.batch(i)
+            if store is not None:
+                store.save(part)
+        if ctx.world == 1:
+            totals.add(part, template)
+        else:
+            mine.append(part.arrays())
+        bar.update(part.size)
+    bar.close()
+    if ctx.world > 1:
+        gathered = distributed.gather(mine)
+        if not ctx.is_root:
+            return None
+        for a in sorted((a for rank in gathered for a in rank), key=lambda a: int(a["start"])):
+            totals.add(BatchPart.from_arrays(a), template)
+    return run.result(totals, y, config)
+
+
+class _BatchRunner:
+    """Runs one batch (the ANN beside the SNN, the accumulators) and makes the result."""
+
+    def __init__(self, snn, x, *, timesteps, batch_size, dev, encoding, input_rate, seed,
+                 window, evaluate_ann, probe, diagnostics, example_sample, options):
+        from ..sim.ops import AnnModel
+        from .trace import ann_source
+
+        self.snn, self.x, self.dev, self.probe = snn, x, dev, probe
+        self.timesteps, self.batch_size, self.window = timesteps, batch_size, window
+        self.encoding, self.input_rate, self.seed = encoding, input_rate, seed
+        self.diagnostics, self.example_sample, self.options = (diagnostics, example_sample,
+                                                               options)
+        self.delay = options.get("synaptic_delay", SynapticDelay.NONE)
+        graph, ann_graph = snn.graph, snn.ann_graph
+        self.pops = list(graph.of_type(n.IF))
+        self.ann_model = (AnnModel(ann_graph).to(dev)
+                          if evaluate_ann and ann_graph is not None else None)
+        sources = {p.name: ann_source(ann_graph, p.name) for p in self.pops} \
+            if self.ann_model is not None and (diagnostics or probe is not None) else {}
+        self.sources = {k: v for k, v in sources.items() if v is not None}
+
+    def settings(self) -> dict:
+        """Everything besides the network and the data that changes a number."""
+        return {"timesteps": self.timesteps, "batch_size": self.batch_size,
+                "encoding": self.encoding.value, "input_rate": self.input_rate,
+                "seed": self.seed, "window": self.window,
+                "evaluate_ann": self.ann_model is not None, "diagnostics": self.diagnostics,
+                "example_sample": self.example_sample,
+                **{k: repr(v) for k, v in sorted(self.options.items())}}
+
+    def accumulators(self) -> dict:
+        from .layers import LayerAccumulator
+
+        shapes = self.snn.graph.shapes
+        return {p.name: LayerAccumulator(p, shapes[p.name], self.timesteps, len(self.x),
+                                         seed=self.seed)
+                for p in self.pops} if self.diagnostics else {}
+
+    def batch(self, i: int):
+        """Samples i .. i + batch_size as a BatchPart."""
+        from .batches import BatchPart
+
+        snn, x, dev, graph = self.snn, self.x, self.dev, self.snn.graph
+        wall = {"ann": 0.0, "diagnostics": 0.0} if self.ann_model is not None else {
+            "diagnostics": 0.0}
+        # a copy with the standard strides: torch picks its convolution kernels (and
+        # so the last bits of the ANN's activations) by the strides, and the strides of
+        # size-1 axes differ between equal arrays (a reshaped view, an unpickled copy)
+        xb = torch.from_numpy(x[i:i + self.batch_size]).clone(
+            memory_format=torch.contiguous_format)
         acts: dict[str, np.ndarray] = {}
-        if ann_model is not None:
+        ann_pred = None
+        if self.ann_model is not None:
             t0 = time.perf_counter()
-            pred, acts = _ann_batch(ann_model, sources, xb, dev)
-            outs.ann_preds.append(pred)
+            ann_pred, acts = _ann_batch(self.ann_model, self.sources, xb, dev)
             wall["ann"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        bo = snn.run_batch(xb, timesteps, encoding, window=window, seed=seed,
-                           input_rate=input_rate,
-                           sample_index=torch.arange(i, min(i + batch_size, len(x))),
-                           probe=probe, synaptic_delay=synaptic_delay)
+        bo = snn.run_batch(xb, self.timesteps, self.encoding, window=self.window,
+                           seed=self.seed, input_rate=self.input_rate,
+                           sample_index=torch.arange(i, min(i + self.batch_size, len(x))),
+                           probe=self.probe, **self.options)
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        wall["snn"] = wall.get("snn", 0.0) + time.perf_counter() - t0
-        outs.add(bo)
+        wall["snn"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        accs = self.accumulators()
         for name, acc in accs.items():
             c = bo.counts.get(name)
             acc.update(None if c is None else c.numpy(), acts.get(name),
-                       membrane=bo.readout.numpy() if name == graph.output else None)
-        if probe is not None and hasattr(probe, "add_ann") and acts:
-            probe.add_ann(i, acts)
-        if example_sample is not None and i <= example_sample < i + len(xb) and acts:
-            j = example_sample - i
-            example_acts = {k: v[j:j + 1] for k, v in acts.items()}
+                       membrane=bo.readout.numpy() if name == graph.output else None, start=i)
+        if self.probe is not None and hasattr(self.probe, "add_ann") and acts:
+            self.probe.add_ann(i, acts)
+        ex = self.example_sample
+        example_acts = ({k: v[ex - i:ex - i + 1] for k, v in acts.items()}
+                        if ex is not None and i <= ex < i + len(xb) and acts else None)
         wall["diagnostics"] += time.perf_counter() - t0
-        bar.update(len(bo.readout))
-    bar.close()
-    example = None
-    if diagnostics and example_sample is not None and 0 <= example_sample < len(x):
-        from .example import record_example
+        return BatchPart.of(i, bo, ann_pred, accs, example_acts, wall)
 
-        t0 = time.perf_counter()
-        example = record_example(snn, x, example_sample, timesteps, encoding,
-                                 input_rate, seed, example_acts,
-                                 synaptic_delay=synaptic_delay)
-        wall["diagnostics"] += time.perf_counter() - t0
-    if ann_model is None:
-        del wall["ann"]
-    return SimulationResult(
-        timesteps=timesteps, num_samples=len(x), labels=y, wall_time_s=wall,
-        **outs.fields(graph), **_costs(graph, ann_graph, encoding),
-        readout=snn.readout_mode,
-        config=config or {"timesteps": timesteps, "batch_size": batch_size,
-                          "device": str(dev), "encoding": encoding.value,
-                          "input_rate": input_rate, "seed": seed,
-                          "synaptic_delay": int(synaptic_delay)},
-        layers=[a.diagnostics() for a in accs.values()], example=example,
-        example_index=example_sample if example is not None else None,
-        normalization=(ann_graph or graph).meta.get("normalization"))
+    def result(self, totals, y, config) -> SimulationResult:
+        graph, ann_graph, x = self.snn.graph, self.snn.ann_graph, self.x
+        wall = totals.wall
+        example = None
+        ex = self.example_sample
+        if self.diagnostics and ex is not None and 0 <= ex < len(x):
+            from .example import record_example
+
+            t0 = time.perf_counter()
+            example = record_example(self.snn, x, ex, self.timesteps, self.encoding,
+                                     self.input_rate, self.seed, totals.example_acts,
+                                     synaptic_delay=self.delay)
+            wall["diagnostics"] = wall.get("diagnostics", 0.0) + time.perf_counter() - t0
+        dev = self.dev
+        return SimulationResult(
+            timesteps=self.timesteps, num_samples=len(x), labels=y, wall_time_s=wall,
+            **totals.fields(graph), **_costs(graph, ann_graph, self.encoding),
+            readout=self.snn.readout_mode,
+            config=config or {"timesteps": self.timesteps, "batch_size": self.batch_size,
+                              "device": str(dev), "encoding": self.encoding.value,
+                              "input_rate": self.input_rate, "seed": self.seed,
+                              "synaptic_delay": int(self.delay)},
+            layers=[a.diagnostics() for a in totals.accs.values()], example=example,
+            example_index=ex if example is not None else None,
+            normalization=(ann_graph or graph).meta.get("normalization"))
+
+
+def _fingerprint(snn, x, y, dev, settings: dict) -> dict:
+    """What a batch store's batches belong to (ann2snn.scale.store)."""
+    from ..scale.store import data_digest, graph_digest
+
+    return {"network": graph_digest(snn.graph), "data": data_digest(x, y),
+            "num_samples": len(x), "device": dev.type, **settings}
 
 
 def _ann_batch(model, sources: dict[str, str], xb: torch.Tensor, dev: torch.device
@@ -125,35 +213,6 @@ def _ann_batch(model, sources: dict[str, str], xb: torch.Tensor, dev: torch.devi
         else:
             out = model(xd)
     return out.reshape(len(xb), -1).argmax(1).cpu().numpy(), acts
-
-
-@dataclass
-class _Outputs:
-    """What the batch loop collects from the simulator's batch outputs."""
-
-    preds: list = field(default_factory=list)
-    readouts: list = field(default_factory=list)
-    ann_preds: list = field(default_factory=list)
-    counts: dict[str, float] = field(default_factory=dict)
-    sops: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def add(self, bo) -> None:
-        self.preds.append(bo.predictions.numpy().astype(np.int16))
-        self.readouts.append(bo.readout.numpy())
-        for k, v in bo.counts.items():
-            self.counts[k] = self.counts.get(k, 0.0) + float(v.sum())
-        for k, v in bo.sops.items():
-            self.sops[k] = self.sops.get(k, 0) + v.double().numpy()
-
-    def fields(self, graph) -> dict:
-        """The SimulationResult fields made of the collected outputs."""
-        pop_sizes = {p.name: int(np.prod(graph.shapes[p.name])) for p in graph.of_type(n.IF)
-                     if not p.membrane_readout}
-        return dict(snn_predictions=np.concatenate(self.preds, axis=1),
-                    snn_readout=np.concatenate(self.readouts),
-                    ann_predictions=np.concatenate(self.ann_preds) if self.ann_preds else None,
-                    spike_counts={k: self.counts.get(k, 0.0) for k in pop_sizes},
-                    neurons=pop_sizes, sops_per_step=self.sops)
 
 
 def _costs(graph, ann_graph, encoding: Encoding) -> dict:

@@ -30,7 +30,8 @@ def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Enc
                         else np.sort(rng.choice(size, max_neurons, replace=False)))
     rec = TraceRecorder(layers=[p.name for p in pops], neurons=keep)
     dev = snn.params_device()
-    snn.run_batch(torch.from_numpy(x[index:index + 1]).to(dev), timesteps, encoding,
+    xb = torch.from_numpy(x[index:index + 1]).clone(memory_format=torch.contiguous_format)
+    snn.run_batch(xb.to(dev), timesteps, encoding,  # standard strides: see evaluate.py
                   seed=seed, input_rate=input_rate, sample_index=torch.tensor([index]),
                   probe=rec, synaptic_delay=synaptic_delay)
     if ann_acts:

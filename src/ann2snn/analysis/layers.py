@@ -19,6 +19,12 @@ z and r, which leaves out what clipping explains), the fraction clipped [a > s_m
 and per error term its mean, mean |·| and RMS. Only sums
 are kept (Σa, Σr, Σa², Σr², Σar, ...), plus a seeded, capped sample of (a, r) points for
 the scatter plot and fixed-bin histograms, so memory does not grow with the data set.
+
+Accumulators merge (:meth:`LayerAccumulator.merge`): one accumulator per batch, merged
+in batch order, gives the very numbers (bit for bit) of one accumulator updated batch by
+batch, because every sum is added in the same order. That is what makes distributed and
+resumed runs (ann2snn.scale) equal a single uninterrupted run; ``state``/``from_state``
+turn an accumulator into plain arrays for the batch store and back.
 """
 
 from __future__ import annotations
@@ -93,6 +99,7 @@ class LayerAccumulator:
         self.upper = float(max(node.multi_spike, 1))
         self.num_samples = max(num_samples, 1)
         self.scatter_cap = scatter_cap
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.samples = 0
         self.spikes = 0.0
@@ -107,9 +114,11 @@ class LayerAccumulator:
         self.points: list[np.ndarray] = []
 
     def update(self, counts: np.ndarray | None, ann: np.ndarray | None = None,
-               membrane: np.ndarray | None = None) -> None:
+               membrane: np.ndarray | None = None, start: int | None = None) -> None:
         """Add one batch: spike counts (B, *shape) — or, for a membrane readout, the final
-        membrane (B, *shape) — and the ANN activations (B, *shape) when known."""
+        membrane (B, *shape) — and the ANN activations (B, *shape) when known. ``start``
+        (the batch's first sample index) keys the scatter sample to the batch, so that
+        it does not depend on which batches one accumulator saw before."""
         t = self.timesteps
         if self.membrane:
             if membrane is None:
@@ -137,7 +146,8 @@ class LayerAccumulator:
         self.act_over += int((pos >= ACT_BINS[-1]).sum())
         k = min(af.size, math.ceil(self.scatter_cap * b / self.num_samples))
         if k:
-            pick = self.rng.integers(0, af.size, k)
+            rng = self.rng if start is None else np.random.default_rng([self.seed, start])
+            pick = rng.integers(0, af.size, k)
             self.points.append(np.stack([af[pick], rf[pick]], 1).astype(np.float32))
         e = rf - af
         self._add("total", e)
@@ -153,6 +163,48 @@ class LayerAccumulator:
 
     def _add(self, comp: str, e: np.ndarray) -> None:
         self.err[comp] += [e.sum(), np.abs(e).sum(), _dot(e, e)]
+
+    # -- merging -----------------------------------------------------------------------
+    def merge(self, other: LayerAccumulator) -> None:
+        """Add ``other`` (the same population, later samples) to this accumulator."""
+        self.samples += other.samples
+        self.spikes += other.spikes
+        if len(other.count_hist) > len(self.count_hist):
+            self.count_hist = np.pad(self.count_hist,
+                                     (0, len(other.count_hist) - len(self.count_hist)))
+        self.count_hist[:len(other.count_hist)] += other.count_hist
+        self.pairs += other.pairs
+        self.sums += other.sums
+        self.zsums += other.zsums
+        self.clipped += other.clipped
+        for c in COMPONENTS:
+            self.err[c] += other.err[c]
+        self.act_hist += other.act_hist
+        self.act_over += other.act_over
+        self.points.extend(other.points)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The accumulated sums as plain arrays (no pickling needed to store them)."""
+        pts = (np.concatenate(self.points) if self.points
+               else np.zeros((0, 2), np.float32))
+        return {"counts": np.array([self.samples, self.pairs, self.clipped, self.act_over],
+                                   np.int64),
+                "spikes": np.array([self.spikes]), "count_hist": self.count_hist,
+                "sums": self.sums, "zsums": self.zsums,
+                "err": np.stack([self.err[c] for c in COMPONENTS]),
+                "act_hist": self.act_hist, "points": pts}
+
+    def load_state(self, st: dict[str, np.ndarray]) -> LayerAccumulator:
+        """Replace the sums by ``st`` (from :meth:`state`); returns self."""
+        self.samples, self.pairs, self.clipped, self.act_over = (
+            int(v) for v in st["counts"])
+        self.spikes = float(st["spikes"][0])
+        self.count_hist = np.array(st["count_hist"], np.int64)
+        self.sums, self.zsums = np.array(st["sums"]), np.array(st["zsums"])
+        self.err = {c: np.array(st["err"][i]) for i, c in enumerate(COMPONENTS)}
+        self.act_hist = np.array(st["act_hist"], np.int64)
+        self.points = [np.array(st["points"], np.float32)] if len(st["points"]) else []
+        return self
 
     # -- results -----------------------------------------------------------------------
     def correlation(self, clipped: bool = False) -> float | None:

@@ -48,6 +48,41 @@ def add_delay_arg(p: argparse.ArgumentParser) -> None:
                         "or 1 (as in Brian2 and NEST, whose results it then reproduces)")
 
 
+def add_scale_args(p: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--workers and (``resume``) --resume (docs/scale-out.md)."""
+    g = p.add_argument_group("scale-out")
+    g.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes on this machine (torch.distributed, gloo on CPU), with "
+                        "results identical to one process; for several machines launch "
+                        "with torchrun instead (default 1)")
+    if resume:
+        g.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run whose finished batches are in "
+                            "<out>.partial/ (same network and settings; else start afresh)")
+
+
+def resume_command(args) -> str:
+    """The command line that resumes this run (its arguments, with --resume)."""
+    import shlex
+
+    words = ["ann2snn", *args._argv]
+    if not args.resume:
+        words.append("--resume")
+    return shlex.join(words)
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler's stop) ends the command as Ctrl-C does: with a message."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def add_convert_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("conversion")
     g.add_argument("--method", choices=["percentile", "max"], default="percentile",

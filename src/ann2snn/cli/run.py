@@ -13,15 +13,34 @@ def add_parser(sub):
     p.add_argument("config", help="a .toml file (or an SNN Toolbox .ini config)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run whose finished batches are in "
+                        "<output.dir>.partial/ (same config; else start afresh)")
     return p
 
 
 def run(args) -> int:
+    """Simulation workers come from ``simulation.workers`` (or torchrun)."""
     from ..pipeline import run_pipeline
-    from .common import print_summary
+    from ..scale import distributed
+    from ..scale.store import BatchStore, store_for
+    from .common import interrupt_on_sigterm, print_summary, resume_command
 
     cfg = load_config(args.config)
-    snn, result, out = run_pipeline(cfg, progress=not args.quiet and not args.json)
+    store = BatchStore(store_for(cfg.output.dir), resume=args.resume,
+                       command=resume_command(args))
+    store.check_start()
+    if cfg.simulation.workers > 1 and not distributed.launched():
+        return distributed.launch(args._argv, cfg.simulation.workers)
+    ctx = distributed.init(cfg.simulation.device)
+    interrupt_on_sigterm()
+    try:
+        snn, result, out = run_pipeline(cfg, progress=not args.quiet and not args.json,
+                                        store=store)
+    finally:
+        distributed.finish()
+    if not ctx.is_root:
+        return 0
     if result is not None:
         print_summary(result, out, args)
     else:

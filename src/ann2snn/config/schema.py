@@ -51,6 +51,8 @@ class ConversionConfig(_Strict):
     dt: float = Field(1.0, gt=0, description="INIsim's time step: analog input and biases "
                       "count dt per step (folded into the weights: λ/dt); timesteps stays "
                       "the number of steps")
+    weight_bits: int | None = Field(None, ge=2, le=16, description="integer mode with "
+                                    "weights of this width (quantize/); None: float")
 
 
 class SimulationConfig(_Strict):
@@ -63,6 +65,8 @@ class SimulationConfig(_Strict):
     window: int | None = Field(None, ge=1)
     synaptic_delay: Literal[0, 1] = Field(0, description="steps a spike takes to the next "
                                           "population (1: as Brian2 and NEST)")
+    workers: int = Field(1, ge=1, description="processes on this machine (torch.distributed; "
+                         "results identical to one process; docs/scale-out.md)")
 
 
 class ToolsConfig(_Strict):
