@@ -27,8 +27,11 @@ def run(args) -> int:
     from .. import load
     from ..backends import get_backend
     from ..data import load_dataset
+    from ..validate import writable_output
     from .common import print_summary
 
+    out = writable_output(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}",
+                          "--out", directory=True)  # before any work
     backend = get_backend(args.backend, "run")
     snn = load(args.snn)
     backend.check(snn.graph, encoding=args.encoding)  # before any data are loaded
@@ -38,7 +41,6 @@ def run(args) -> int:
                          device=args.device, num_samples=args.num_samples,
                          encoding=args.encoding, input_rate=args.input_rate, seed=args.seed,
                          progress=not args.quiet and not args.json)
-    out = Path(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}")
     result.save(out)
     print_summary(result, out, args)
     return 0
