@@ -103,3 +103,17 @@ def device_arg(text: str) -> str:
         return device_name(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def simulation_options(options: dict) -> dict:
+    """Check the numeric and device options of a simulation (``SNN.simulate``,
+    ``ann2snn.simulate``), those present in ``options``, in place; returns it."""
+    for key in ("timesteps", "batch_size"):
+        if key in options:
+            options[key] = positive_int(options[key], key)
+    for key in ("num_samples", "window"):
+        if key in options:
+            options[key] = optional_positive_int(options[key], key)
+    if options.get("device") is not None:
+        options["device"] = device_name(str(options["device"]))
+    return options

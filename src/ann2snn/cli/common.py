@@ -30,10 +30,12 @@ def backend_help(kind: str) -> str:
 
 def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", "-T", type=positive, default=64, help="time steps (default 64)")
-    p.add_argument("--batch-size", type=positive, default=256, help="samples per batch (default 256)")
+    p.add_argument("--batch-size", type=positive, default=256,
+                   help="samples per batch (default 256)")
     p.add_argument("--device", default="cpu", type=device_arg,
                    help="cpu or cuda (default cpu)")
-    p.add_argument("--num-samples", type=positive, metavar="N", help="simulate the first N test samples")
+    p.add_argument("--num-samples", type=positive, metavar="N",
+                   help="simulate the first N test samples")
     p.add_argument("--encoding", choices=["analog", "poisson", "ttfs"], default="analog",
                    help="input encoding (default analog: constant input current)")
     p.add_argument("--input-rate", type=float, default=1.0,

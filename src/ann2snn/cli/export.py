@@ -35,7 +35,6 @@ def add_parser(sub):
 def run(args) -> int:
     from .. import load
     from ..backends import get_backend
-
     from ..validate import writable_output
 
     writable_output(args.output, "-o", directory=True)  # before any work
