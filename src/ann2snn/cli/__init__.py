@@ -82,25 +82,29 @@ def _handle_sigterm(handler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    old_term = _handle_sigterm(_on_sigterm)  # first: a signal at any moment is handled
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, --version (0) or a bad option (2, one line)
-        return e.code if isinstance(e.code, int) else 2
+        return _main(argv)
+    except KeyboardInterrupt as e:
+        print("terminated" if isinstance(e, Terminated) else "interrupted", file=sys.stderr)
+        return 130
+    finally:
+        _handle_sigterm(old_term)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # SystemExit: --help, --version (0), a bad option (2)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    old_term = _handle_sigterm(_on_sigterm)
     try:
         return int(args._run(args) or 0)
     except Ann2SnnError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:
-        print("terminated" if isinstance(e, Terminated) else "interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # stdout closed early (| head): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the exit flush does not fail again
@@ -114,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
               f"[{os.path.basename(where.filename)}:{where.lineno}]"
               + ("" if args.verbose else "; run with -v for the traceback"), file=sys.stderr)
         return 1
-    finally:
-        _handle_sigterm(old_term)
 
 
 if __name__ == "__main__":
