@@ -63,7 +63,8 @@ def install_hint(extra: str) -> str:
         checkout = project.is_file() and 'name = "ann2snn"' in project.read_text()
     except OSError:
         checkout = False
+    pypi = f"pip install 'ann2snn[{extra}]'"
     if checkout:
         where = "." if root == Path.cwd().resolve() else str(root)
-        return f'pip install -e "{where}[{extra}]"'
-    return f'pip install "ann2snn[{extra}]"'
+        return f'pip install -e "{where}[{extra}]" (this source checkout; else {pypi})'
+    return pypi
