@@ -47,7 +47,10 @@ def cli(capsys):
     from ann2snn.cli import main
 
     def run(*argv):
-        code = main([str(a) for a in argv])
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse: --help, or a bad option (exit 2, one line)
+            code = e.code
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err
         return code, out, err

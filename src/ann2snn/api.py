@@ -77,7 +77,9 @@ def simulate(snn: SNN, data, labels=None, *, backend: str = "ann2snn",
     ``ann2snn.backends.BACKENDS`` lists them); the options are those of
     :meth:`SNN.simulate`. The backend checks the network and options first."""
     from .backends import simulate as run_on
+    from .validate import simulation_options
 
+    simulation_options(options)  # positive counts, a device this machine has
     if labels is not None:
         options["labels"] = labels
     return run_on(snn, data, backend, **options)

@@ -29,8 +29,8 @@ class UnsupportedLayerError(ConversionError):
         lines += [f"  - {name} ({kind})" for name, kind in self.layers]
         lines.append("Supported: " + ", ".join(self.supported))
         lines.append(
-            "Replace these layers (for example MaxPool -> AvgPool, GELU -> ReLU) and retrain, "
-            "or open an issue."
+            "Replace these layers (for example GELU, SiLU, Sigmoid or Tanh -> ReLU; an "
+            "LSTM -> convolutions) and retrain, or open an issue."
         )
         super().__init__("\n".join(lines))
 
@@ -49,3 +49,22 @@ class ConfigError(Ann2SnnError):
 
 class SimulationError(Ann2SnnError):
     """The simulation cannot run as asked (bad input shape, NaN input, no CUDA)."""
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that installs the optional dependencies ``extra``: from a source
+    checkout (the package runs from a tree with ann2snn's pyproject.toml) that is
+    ``pip install -e "<checkout>[extra]"``, else ``pip install "ann2snn[extra]"``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    project = root / "pyproject.toml"
+    try:
+        checkout = project.is_file() and 'name = "ann2snn"' in project.read_text()
+    except OSError:
+        checkout = False
+    pypi = f"pip install 'ann2snn[{extra}]'"
+    if checkout:
+        where = "." if root == Path.cwd().resolve() else str(root)
+        return f'pip install -e "{where}[{extra}]" (this source checkout; else {pypi})'
+    return pypi

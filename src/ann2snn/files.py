@@ -3,14 +3,19 @@
 Everything the package writes (run folders, networks, traces, C projects, downloads)
 goes through here: the data is written to a temporary name in the same folder, then
 renamed over the target; on failure the temporary file is removed and the target is
-left as it was.
+left as it was. A folder of several files (a run folder) is written into a temporary
+sibling folder and moved into place at the end (:func:`atomic_dir`), with SIGINT and
+SIGTERM held back while it moves, so an interrupted run leaves no partial folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -57,3 +62,49 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_file(path) as fh:
         fh.write(data)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (they are delivered after the block), in the main thread."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to write a set of files into; when the block
+    succeeds its files appear in ``path``: by one rename when ``path`` is absent or
+    empty, else by one rename per file (files of an earlier run that the new one does
+    not write stay). When the block raises (or is interrupted), the temporary folder is
+    removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        with _signals_held():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    with _signals_held():
+        try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            if not path.exists():
+                os.replace(tmp, path)
+                return
+            for entry in tmp.iterdir():
+                os.replace(entry, path / entry.name)
+            tmp.rmdir()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

@@ -77,10 +77,13 @@ class SNN(SpikingNetwork):
         """
         from .analysis.evaluate import device as as_device
         from .analysis.evaluate import evaluate
+        from .validate import simulation_options
 
+        checked = simulation_options(dict(timesteps=timesteps, batch_size=batch_size,
+                                          num_samples=num_samples, window=window,
+                                          device=device))  # before any work
+        timesteps, batch_size, num_samples, window, device = checked.values()
         x, y = labelled_samples(data, labels, num_samples, tuple(self.graph.input_shape))
-        if batch_size < 1:
-            raise SimulationError(f"batch size must be >= 1, got {batch_size}")
         dev = as_device(device)
         encoding = coerce(Encoding, encoding, "encoding")
         delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
@@ -110,6 +113,10 @@ class SNN(SpikingNetwork):
 
 def load(path: str | os.PathLike) -> SNN:
     """Load a network saved with :meth:`SNN.save`."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".pt2", ".onnx", ".keras", ".h5", ".pth", ".pt", ".py"):
+        raise Ann2SnnError(f"{path} is a trained model, not a converted spiking network (.snn); "
+                           f"convert it first: ann2snn convert {path} --dataset D -o net.snn")
     graphs, extra = load_bundle(path)
     if "snn" not in graphs:
         raise Ann2SnnError(f"{path} holds no spiking network (keys: {sorted(graphs)})")

@@ -16,23 +16,57 @@ from .api import convert
 from .config import RunConfig
 from .data import calibration_data, load_dataset
 from .errors import ModelFileError
-from .files import write_atomic
+from .files import atomic_dir, write_atomic
 from .frontends import import_model
 from .ir import Encoding, Graph, coerce
 from .network import SNN
 from .passes.rescale import fold_threshold_and_dt
+from .report.run_folder import write_run_files
 from .results import SimulationResult
+from .validate import device_name, writable_output
 
 log = logging.getLogger(__name__)
 
 
-def load_user_model(spec: str, weights: str | None, sample: np.ndarray):
-    """``file.py:ClassName`` (+ a state_dict loaded with weights_only=True) or a model file."""
-    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+def is_python_class(spec: str) -> bool:
+    """Whether a model argument is ``file.py:ClassName``."""
+    return ":" in spec and spec.split(":", 1)[0].endswith(".py")
+
+
+def check_model_spec(spec: str, weights: str | None, random_weights: bool = False,
+                     weights_option: str = "--weights") -> None:
+    """The cheap checks of a model argument, before any data are loaded: the files
+    exist, the format is known, and a ``file.py:ClassName`` has weights (a class alone
+    has its random initial weights: refused unless ``random_weights``)."""
+    if not is_python_class(spec):
+        if weights:
+            raise ModelFileError(f"{weights_option} is only used with a model given as "
+                                 "file.py:ClassName")
+        from .frontends import check_model_file
+
+        check_model_file(spec)
+        return
+    path = Path(spec.split(":", 1)[0])
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such Python file")
+    if weights and not Path(weights).is_file():
+        raise ModelFileError(f"{weights}: no such weights file")
+    if not weights and not random_weights:
+        raise ModelFileError(
+            f"{spec} is a class: without {weights_option} its weights are random, not "
+            f"trained. Give the trained weights ({weights_option} model.pth, saved with "
+            "torch.save(model.state_dict(), 'model.pth')), or pass --random-weights "
+            "(random_weights = true in a config) if random weights are what you want")
+
+
+def load_user_model(spec: str, weights: str | None, sample: np.ndarray,
+                    random_weights: bool = False):
+    """``file.py:ClassName`` (+ a state_dict loaded with weights_only=True) or a model
+    file. A class without ``weights`` is refused unless ``random_weights``."""
+    check_model_spec(spec, weights, random_weights)
+    if is_python_class(spec):
         file, cls_name = spec.split(":", 1)
         path = Path(file)
-        if not path.is_file():
-            raise ModelFileError(f"{path}: no such Python file")
         mod_name = f"_ann2snn_user_{path.stem}"
         mspec = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(mspec)
@@ -51,8 +85,6 @@ def load_user_model(spec: str, weights: str | None, sample: np.ndarray):
         if weights:
             model.load_state_dict(load_state_dict(weights, model))
         return import_model(model, sample)
-    if weights:
-        raise ModelFileError("--weights is only used with MODEL given as file.py:ClassName")
     return import_model(spec)
 
 
@@ -81,15 +113,20 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
                  ) -> tuple[SNN, SimulationResult | None, Path]:
     """Run the configured job and write the run folder; returns (snn, result, folder).
 
+    The model's files, the device and the output folder are checked before any work.
     In a torchrun job (ann2snn.scale.distributed) rank 0 converts, every rank gets its
     network, the batches are shared, and rank 0 writes the folder (the other ranks
     return result None). ``store`` (ann2snn.scale.store.BatchStore) keeps finished
-    batches for a resume.
+    batches for a resume. The run folder appears complete, or not at all.
     """
     from .scale import distributed
 
     d, s = cfg.data, cfg.simulation
-    out = Path(cfg.output.dir)
+    check_model_spec(cfg.model.path, cfg.model.weights, cfg.model.random_weights,
+                     "model.weights")
+    out = writable_output(cfg.output.dir, "output.dir", directory=True)
+    if cfg.tools.simulate:
+        device_name(s.device)
     ctx = distributed.context()
     t0 = time.perf_counter()
     graphs = distributed.broadcast(_graphs(_convert(cfg)) if ctx.is_root else None)
@@ -98,11 +135,6 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
     resolved = cfg.model_dump(mode="json")
     same = json.loads(json.dumps(resolved))
     same["simulation"].pop("workers", None)  # the results do not depend on it
-    if ctx.is_root:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "config.json", json.dumps(resolved, indent=2).encode())
-        if cfg.output.save_snn:
-            snn.save(out / "net.snn")
     result = None
     if cfg.tools.simulate:
         encoding = coerce(Encoding, s.encoding, "simulation.encoding")
@@ -118,9 +150,15 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
                               progress=progress and ctx.is_root, config=same, store=store)
         if result is not None:
             result.wall_time_s["convert"] = convert_s
-            result.save(out)
-            if store is not None:
-                store.remove()
+    if ctx.is_root:
+        with atomic_dir(out) as tmp:  # the run folder appears complete, or not at all
+            write_atomic(tmp / "config.json", json.dumps(resolved, indent=2).encode())
+            if cfg.output.save_snn:
+                snn.save(tmp / "net.snn")
+            if result is not None:
+                write_run_files(result, tmp)
+        if store is not None and cfg.tools.simulate:
+            store.remove()
     distributed.barrier()
     return snn, result, out
 
@@ -130,7 +168,8 @@ def _convert(cfg: RunConfig) -> SNN:
     d, c, s = cfg.data, cfg.conversion, cfg.simulation
     calib = calibration_data(d.dataset, n=d.calibration_samples, data_dir=d.data_dir,
                              seed=d.seed, standardize=d.standardize, split=d.calibration_split)
-    graph: Graph = load_user_model(cfg.model.path, cfg.model.weights, calib)
+    graph: Graph = load_user_model(cfg.model.path, cfg.model.weights, calib,
+                                   cfg.model.random_weights)
     snn = convert(graph, calib, percentile=c.percentile, method=c.method,
                   per_channel=c.per_channel, max_to_avg_pool=c.max_to_avg_pool, reset=c.reset,
                   v0=c.v0, softmax_readout=c.softmax_readout)

@@ -377,7 +377,7 @@ def test_broken_files_raise_model_file_error(tmp_path, saved, case):
 
 def test_missing_keras_is_a_clear_error(monkeypatch, saved):
     monkeypatch.setitem(sys.modules, "keras", None)  # import keras -> ImportError
-    with pytest.raises(ModelFileError, match=r"install ann2snn\[keras\]"):
+    with pytest.raises(ModelFileError, match=r"ann2snn\[keras\]"):
         load_model(saved / "ok.keras")
 
 

@@ -21,7 +21,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..errors import Ann2SnnError, UnsupportedLayerError
+from ..errors import Ann2SnnError, UnsupportedLayerError, install_hint
 from ..ir import is_quantized
 from ..ir import nodes as n
 from ..ir.options import Encoding, Readout, ResetMode, SynapticDelay, coerce
@@ -143,7 +143,7 @@ class Backend:
             try:
                 importlib.import_module(mod)
             except ImportError as e:
-                how = f"pip install 'ann2snn[{self.extra}]'" if self.extra else f"install {mod}"
+                how = install_hint(self.extra) if self.extra else f"install {mod}"
                 raise BackendUnavailable(f"the '{self.name}' backend needs the {mod} package, "
                                          f"which cannot be imported ({e}): {how}") from e
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..data import dataset_names
+from ..validate import device_arg, positive
 
 
 def add_dataset_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -28,10 +29,13 @@ def backend_help(kind: str) -> str:
 
 
 def add_sim_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timesteps", "-T", type=int, default=64, help="time steps (default 64)")
-    p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default 256)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--num-samples", type=int, metavar="N", help="simulate the first N test samples")
+    p.add_argument("--timesteps", "-T", type=positive, default=64, help="time steps (default 64)")
+    p.add_argument("--batch-size", type=positive, default=256,
+                   help="samples per batch (default 256)")
+    p.add_argument("--device", default="cpu", type=device_arg,
+                   help="cpu or cuda (default cpu)")
+    p.add_argument("--num-samples", type=positive, metavar="N",
+                   help="simulate the first N test samples")
     p.add_argument("--encoding", choices=["analog", "poisson", "ttfs"], default="analog",
                    help="input encoding (default analog: constant input current)")
     p.add_argument("--input-rate", type=float, default=1.0,
@@ -95,7 +99,7 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
                    help="reset by subtraction (default) or to zero")
     g.add_argument("--v0", type=float, default=0.0,
                    help="initial membrane as a fraction of the threshold (0.5 rounds)")
-    g.add_argument("--calibration-samples", type=int, default=1000,
+    g.add_argument("--calibration-samples", type=positive, default=1000,
                    help="training samples used to set the scales (default 1000)")
 
 

@@ -16,6 +16,9 @@ def add_parser(sub):
     p.add_argument("model", metavar="MODEL",
                    help="a torch.export program (.pt2), file.py:ClassName, .onnx, .keras, .h5")
     p.add_argument("--weights", help="state_dict (.pth) for file.py:ClassName")
+    p.add_argument("--random-weights", action="store_true",
+                   help="convert file.py:ClassName with its random initial weights (for "
+                        "tests and timing; accuracy is chance level)")
     p.add_argument("-o", "--output", required=True, help="the spiking network file to write")
     from .common import add_convert_args, add_dataset_args
 
@@ -27,11 +30,14 @@ def add_parser(sub):
 def run(args) -> int:
     from ..api import convert
     from ..data import calibration_data
-    from ..pipeline import load_user_model
+    from ..pipeline import check_model_spec, load_user_model
+    from ..validate import writable_output
 
+    check_model_spec(args.model, args.weights, args.random_weights)  # before any work
+    writable_output(args.output, "-o")
     calib = calibration_data(args.dataset, n=args.calibration_samples, data_dir=args.data_dir,
                              standardize=args.standardize)
-    graph = load_user_model(args.model, args.weights, calib)
+    graph = load_user_model(args.model, args.weights, calib, args.random_weights)
     snn = convert(graph, calib, percentile=args.percentile, method=args.method,
                   per_channel=args.per_channel, max_to_avg_pool=args.max_to_avg,
                   reset=args.reset, v0=args.v0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub):
     from ..backends import BACKENDS
+    from ..validate import positive
     from .common import add_dataset_args, add_delay_arg, backend_help
 
     p = sub.add_parser(
@@ -22,9 +23,9 @@ def add_parser(sub):
                    help="a quantized network ('ann2snn quantize'), or a float one with --float")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
     add_dataset_args(p, required=False)
-    p.add_argument("--num-samples", type=int, default=100, metavar="N",
+    p.add_argument("--num-samples", type=positive, default=100, metavar="N",
                    help="test samples written to inputs.bin (default 100)")
-    p.add_argument("--timesteps", "-T", type=int, default=32,
+    p.add_argument("--timesteps", "-T", type=positive, default=32,
                    help="time steps of expected.bin and the default of snn_main (default 32)")
     p.add_argument("--float", action="store_true",
                    help="export the float network (agreement within a tolerance, not exact)")
@@ -35,12 +36,11 @@ def add_parser(sub):
 def run(args) -> int:
     from .. import load
     from ..backends import get_backend
-    from ..errors import Ann2SnnError
+    from ..validate import writable_output
 
+    writable_output(args.output, "-o", directory=True)  # before any work
     backend = get_backend(args.target, "export")
     snn = load(args.snn)
-    if args.num_samples < 1:
-        raise Ann2SnnError(f"--num-samples must be >= 1, got {args.num_samples}")
     options = {"timesteps": args.timesteps}
     if args.float:
         options["float_mode"] = True

@@ -45,7 +45,8 @@ def run(args) -> int:
         sample = np.zeros((2, *shape), np.float32)
     elif ":" in args.model and args.model.split(":")[0].endswith(".py"):
         raise ConfigError("file.py:ClassName needs --input-shape to be traced, e.g. 1,28,28")
-    graph = load_user_model(args.model, args.weights, sample)
+    graph = load_user_model(args.model, args.weights, sample,
+                            random_weights=True)  # shapes only: the weights do not matter
     rows = graph.summary()
     print_table(rows, cols[:4])
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..validate import positive, writable_output
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -28,11 +30,11 @@ def add_parser(sub):
     from .common import add_dataset_args
 
     add_dataset_args(p, required=False)
-    p.add_argument("--timesteps", "-T", type=int, default=32,
+    p.add_argument("--timesteps", "-T", type=positive, default=32,
                    help="time steps for the accuracy check (default 32)")
-    p.add_argument("--num-samples", type=int, metavar="N",
+    p.add_argument("--num-samples", type=positive, metavar="N",
                    help="test samples for the accuracy check (default: all)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive, default=256)
     return p
 
 
@@ -43,11 +45,12 @@ def run(args) -> int:
     from ..quantize import QuantSpec, quantize
     from .common import print_table
 
-    snn = load(args.snn)
     spec = QuantSpec(weight_bits=args.weight_bits, state_bits=args.state_bits,
                      input_bits=args.input_bits, per_channel=args.per_channel,
                      scale=QuantScale.POW2 if args.pow2 else QuantScale.INTEGER,
-                     input_range=args.input_range)
+                     input_range=args.input_range)  # checks the widths before any work
+    writable_output(args.output, "-o")
+    snn = load(args.snn)
     calib = None
     if args.dataset:
         from ..data import calibration_data

@@ -37,11 +37,13 @@ def run(args) -> int:
     from ..errors import Ann2SnnError
     from ..scale import distributed
     from ..scale.store import BatchStore, Checked, store_for
+    from ..validate import writable_output
     from .common import interrupt_on_sigterm, print_summary, resume_command
 
     distributed.check_workers(args.workers)
     backend = get_backend(args.backend, "run")
-    out = Path(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}")
+    out = writable_output(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}",
+                          "--out", directory=True)  # before any work
     store = BatchStore(store_for(out), resume=args.resume,
                        command=resume_command(args))
     scaled = args.workers > 1 or distributed.launched()
@@ -54,6 +56,7 @@ def run(args) -> int:
     backend.require()
     store.check_start()
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
+
     def simulate(device, progress, **opts):
         return backend.run(snn, test, timesteps=args.timesteps, batch_size=args.batch_size,
                            device=device, num_samples=args.num_samples,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..validate import device_arg, positive, writable_output
 
 
 def add_parser(sub):
@@ -31,18 +32,21 @@ def add_parser(sub):
                    help="layers to record (default: the input and every spiking population)")
     p.add_argument("--kinds", nargs="+", choices=["current", "v_pre_reset", "v", "spikes"],
                    help="what to record per layer (default: all four)")
-    p.add_argument("--timesteps", "-T", type=int, default=64, help="time steps (default 64)")
+    p.add_argument("--timesteps", "-T", type=positive, default=64, help="time steps (default 64)")
     p.add_argument("--encoding", choices=["analog", "poisson", "ttfs"], default="analog",
                    help="input encoding (default analog)")
     p.add_argument("--input-rate", type=float, default=1.0,
                    help="Poisson spike probability per step for an input of 1 (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--device", default="cpu", type=device_arg,
+                   help="cpu or cuda (default cpu)")
     add_delay_arg(p)
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="trace.npz, or a directory for --format npy/csv")
     p.add_argument("--format", choices=["npz", "npy", "csv"],
                    help="npz (default for a .npz path), npy or csv (directory layouts)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print nothing on success (errors still go to stderr)")
     return p
 
 
@@ -76,14 +80,13 @@ def run(args) -> int:
     from ..analysis.trace import record_trace
     from ..data import load_dataset
 
-    if args.timesteps < 1:
-        raise ConfigError(f"--timesteps must be >= 1, got {args.timesteps}")
     out = Path(args.output)
     fmt = args.format or ("npz" if out.suffix == ".npz" else "npy")
     if fmt == "npz" and out.suffix != ".npz":
         raise ConfigError(f"-o {out}: an npz trace needs a path ending in .npz")
     if fmt != "npz" and out.suffix == ".npz":
         raise ConfigError(f"-o {out}: --format {fmt} writes a directory; drop the .npz")
+    writable_output(out, "-o", directory=fmt != "npz")  # before any work
     snn = load(args.snn)
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
     idx = parse_samples(args.samples, len(test))
@@ -92,6 +95,8 @@ def run(args) -> int:
                          device=args.device, synaptic_delay=args.synaptic_delay)
     trace.source += f" ({Path(args.snn).name}, {args.dataset} test set)"
     path = trace.save(out, fmt)
+    if args.quiet:
+        return 0
     size = sum(a.nbytes for a in trace.arrays.values())
     print(f"wrote {path}: {len(idx)} samples x {trace.timesteps} steps, "
           f"{size / 1e6:.1f} MB of arrays")

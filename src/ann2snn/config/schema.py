@@ -23,6 +23,8 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     path: str = Field(description="model file (.pt2, .onnx, .keras, .h5) or file.py:ClassName")
     weights: str | None = Field(None, description="state_dict .pth for file.py:ClassName")
+    random_weights: bool = Field(False, description="convert file.py:ClassName with its "
+                                 "random initial weights (no weights file)")
 
 
 class DataConfig(_Strict):

@@ -48,16 +48,24 @@ def _onnx(path: Path) -> Graph:
 register_loader(".onnx", _onnx)
 
 
-def load_model(path: str | os.PathLike) -> Graph:
-    """Load a model file into a Graph, picking the frontend by suffix."""
+def check_model_file(path: str | os.PathLike) -> Path:
+    """A model file's format is known (by suffix) and the file exists."""
     path = Path(path)
-    loader = _LOADERS.get(path.suffix.lower())
-    if loader is None:
+    if path.suffix.lower() == ".snn":
+        raise ModelFileError(f"{path} is already a converted spiking network; give the "
+                             "trained model (.pt2, .onnx, .keras, .h5 or file.py:ClassName)")
+    if path.suffix.lower() not in _LOADERS:
         raise ModelFileError(f"{path}: unknown model format '{path.suffix}'; supported: "
-                             + ", ".join(sorted(_LOADERS)))
+                             + ", ".join(sorted(_LOADERS)) + " or file.py:ClassName")
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
-    return loader(path)
+    return path
+
+
+def load_model(path: str | os.PathLike) -> Graph:
+    """Load a model file into a Graph, picking the frontend by suffix."""
+    path = check_model_file(path)
+    return _LOADERS[path.suffix.lower()](path)
 
 
 def import_model(model, sample=None) -> Graph:

@@ -8,7 +8,10 @@ in :mod:`.torch_ops`). Layer names come from each node's ``nn_module_stack`` met
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import operator
+import zipfile
 from pathlib import Path
 
 import torch
@@ -20,12 +23,25 @@ from .torch_ops import _HANDLERS, _Ctx, _getitem, _module_type, register, suppor
 
 __all__ = ["from_exported", "from_module", "load_pt2", "register", "supported_ops"]
 
-def _describe(node: torch.fx.Node) -> tuple[str, str]:
+
+def _describe(node: torch.fx.Node) -> tuple[str, str, str]:
+    """(layer path, module type or "", ATen op) of an unsupported node."""
     stack = node.meta.get("nn_module_stack") or {}
     path = list(stack.values())[-1][0] if stack else node.name
-    mtype = _module_type(node)
     op = str(node.target).replace("aten.", "")
-    return (path or node.name, f"{mtype}: {op}" if mtype else op)
+    return (path or node.name, _module_type(node) or "", op)
+
+
+def _layers(bad: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """One entry per layer: the ATen ops of one module (an LSTM's zeros and lstm) are
+    listed together as that module, ``l (LSTM: zeros.default, lstm.input)``."""
+    ops: dict[tuple[str, str], list[str]] = {}
+    for path, mtype, op in bad:
+        key = (path, mtype) if mtype else (path, op)
+        ops.setdefault(key, [])
+        if mtype and op not in ops[key]:
+            ops[key].append(op)
+    return [(path, f"{kind}: {', '.join(o)}" if o else kind) for (path, kind), o in ops.items()]
 
 
 def from_exported(ep: torch.export.ExportedProgram, source: str = "model") -> Graph:
@@ -75,7 +91,7 @@ def from_exported(ep: torch.export.ExportedProgram, source: str = "model") -> Gr
         built.extend(res)
         ctx.value[node.name] = res[-1].name
     if bad:
-        raise UnsupportedLayerError(bad, supported_ops(), source)
+        raise UnsupportedLayerError(_layers(bad), supported_ops(), source)
     if output_name is None:
         raise ConversionError(f"{source}: could not find the model's output tensor")
     try:
@@ -108,11 +124,30 @@ def load_pt2(path: str | Path) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} is not a readable torch.export program (.pt2): not a zip archive "
+            "(truncated or another format). Save one with "
+            "torch.export.save(torch.export.export(model, (x,)), 'model.pt2').")
     try:
-        ep = torch.export.load(str(path))
+        with _quiet_torch_export():
+            ep = torch.export.load(str(path))
     except Exception as e:  # corrupt zip, wrong format, truncated: all user errors here
         raise ModelFileError(
             f"{path} is not a readable torch.export program (.pt2): {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}. Save one with "
             "torch.export.save(torch.export.export(model, (x,)), 'model.pt2').") from None
     return from_exported(ep, str(path))
+
+
+@contextlib.contextmanager
+def _quiet_torch_export():
+    """torch.export.load logs its own traceback before failing on a bad file; our
+    error says what is wrong, so that log is held back."""
+    logger = logging.getLogger("torch.export")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was

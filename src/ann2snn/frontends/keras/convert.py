@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import Ann2SnnError, ConversionError, ModelFileError, UnsupportedLayerError
+from ...errors import (
+    Ann2SnnError,
+    ConversionError,
+    ModelFileError,
+    UnsupportedLayerError,
+    install_hint,
+)
 from ...ir import Graph
 from ...ir import nodes as n
 from ...ir.shapes import infer
@@ -46,11 +52,11 @@ def _keras():
     except ImportError as e:
         raise ModelFileError(
             f"reading Keras models needs Keras 3 and h5py ({type(e).__name__}: {e}; "
-            f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}); install ann2snn[keras], "
+            f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}): {install_hint('keras')}, "
             "which runs Keras on the torch backend") from None
     if not str(getattr(keras, "__version__", "0")).startswith(("3.", "4.")):
         raise ModelFileError(f"Keras {keras.__version__} is installed; ann2snn needs Keras 3 "
-                             "(install ann2snn[keras])")
+                             f"({install_hint('keras')})")
     return keras
 
 

@@ -15,7 +15,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ...errors import ConversionError, ModelFileError, UnsupportedLayerError
+from ...errors import ConversionError, ModelFileError, UnsupportedLayerError, install_hint
 from .registry import HANDLERS, config_problem, supported_layers
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ def _config_from_h5(path: Path) -> dict:
     try:
         import h5py
     except ImportError:
-        raise ModelFileError("reading .h5 models needs h5py; install ann2snn[keras]") from None
+        raise ModelFileError("reading .h5 models needs h5py: " + install_hint("keras")
+                             ) from None
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")

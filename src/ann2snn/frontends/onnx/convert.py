@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...errors import ConversionError, ModelFileError, UnsupportedLayerError
+from ...errors import ConversionError, ModelFileError, UnsupportedLayerError, install_hint
 from ...ir import Graph
 from ...ir import nodes as n
 from .context import SHAPE_ONLY, Ctx, Unsupported
@@ -36,7 +36,7 @@ def _import_onnx():
         import onnx
     except ImportError:
         raise ModelFileError("reading .onnx files needs the onnx package: "
-                             "pip install ann2snn[onnx]") from None
+                             + install_hint("onnx")) from None
     return onnx
 
 

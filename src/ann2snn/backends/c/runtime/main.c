@@ -229,6 +229,19 @@ static int check_value(FILE *exp, long got, unsigned long s, int t, int k, const
     return 0;
 }
 
+static const char USAGE[] =
+    "usage: snn_main inputs.bin [--timesteps T] [--num-samples N] [--out FILE]\n"
+    "                [--check expected.bin] [--trace DIR [--trace-samples S]] [--quiet]"
+    " [--bench]\n"
+    "Runs the exported spiking network on inputs.bin and prints index,prediction per sample.\n"
+    "  --timesteps T      time steps (default: the T stored in inputs.bin)\n"
+    "  --num-samples N    only the first N samples\n"
+    "  --out FILE         write every output value at every step (expected.bin layout)\n"
+    "  --check FILE       compare with expected.bin; exit 1 at the first mismatch\n"
+    "  --trace DIR        write per-step traces (build with -DSNN_TRACE); S samples (4)\n"
+    "  --quiet            no per-sample lines    --bench  print the time per sample\n"
+    "File formats: docs/c-export.md.\n";
+
 int main(int argc, char **argv)
 {
     const char *in_path = 0, *out_path = 0, *check_path = 0, *trace_dir = 0;
@@ -239,7 +252,10 @@ int main(int argc, char **argv)
     FILE *f, *out = 0, *exp = 0;
     clock_t c0;
     for (a = 1; a < argc; ++a) {
-        if (!strcmp(argv[a], "--quiet")) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!strcmp(argv[a], "--quiet")) {
             quiet = 1;
         } else if (!strcmp(argv[a], "--bench")) {
             bench = 1;
@@ -258,7 +274,7 @@ int main(int argc, char **argv)
         } else if (argv[a][0] != '-' && !in_path) {
             in_path = argv[a];
         } else {
-            die("bad argument (see the top of main.c for usage): ", argv[a]);
+            die("bad argument (snn_main --help lists the options): ", argv[a]);
         }
     }
     if (!in_path) {
