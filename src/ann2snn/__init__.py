@@ -17,6 +17,7 @@ _EXPORTS = {
     "SoftmaxReadout": "ir", "QuantScale": "ir",
     "QuantSpec": "quantize",
     "Ann2SnnError": "errors", "ConversionError": "errors",
+    "set_threads": "threads",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

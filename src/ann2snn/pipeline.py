@@ -22,6 +22,7 @@ from .ir import Encoding, Graph, coerce
 from .network import SNN
 from .passes.rescale import fold_threshold_and_dt
 from .results import SimulationResult
+from .threads import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
                  ) -> tuple[SNN, SimulationResult | None, Path]:
     """Run the configured job and write the run folder; returns (snn, result, folder)."""
     d, c, s = cfg.data, cfg.conversion, cfg.simulation
+    set_threads(s.threads)
     out = Path(cfg.output.dir)
     t0 = time.perf_counter()
     calib = calibration_data(d.dataset, n=d.calibration_samples, data_dir=d.data_dir,

@@ -21,6 +21,8 @@ def run(args) -> int:
     from .common import print_summary
 
     cfg = load_config(args.config)
+    if getattr(args, "threads", None) is not None:  # --threads beats the config's key
+        cfg.simulation.threads = args.threads
     snn, result, out = run_pipeline(cfg, progress=not args.quiet and not args.json)
     if result is not None:
         print_summary(result, out, args)

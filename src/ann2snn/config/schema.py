@@ -61,6 +61,8 @@ class SimulationConfig(_Strict):
     input_rate: float = Field(1.0, gt=0)
     seed: int = 0
     window: int | None = Field(None, ge=1)
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the CPUs this "
+                                "process may use, at most 8; README 'Threads')")
 
 
 class ToolsConfig(_Strict):
