@@ -21,13 +21,33 @@ def keep_torch_threads():
     torch.set_num_threads(n)
 
 
-def test_default_follows_the_affinity_not_the_core_count(monkeypatch):
+def test_default_follows_the_affinity_less_the_busy_cpus(monkeypatch):
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {3, 5, 6}, raising=False)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
-    assert threads.available_cpus() == 3 and threads.default_threads() == 3
+    busy = [0.0]
+    monkeypatch.setattr(threads, "busy_cpus", lambda: busy[0])
+
+    def default():
+        monkeypatch.setattr(threads, "_default", [])
+        return threads.default_threads()
+
+    assert threads.available_cpus() == 3 and default() == 3
+    busy[0] = 1.2  # another process keeps one of our CPUs busy
+    assert default() == 2
+    busy[0] = 2.9
+    assert default() == 1  # never fewer than one
+    busy[0] = 0.0
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(40)),
                         raising=False)
-    assert threads.default_threads() == threads.MAX_DEFAULT
+    assert default() == threads.MAX_DEFAULT
+
+
+def test_busy_cpus_reads_proc_stat(monkeypatch):
+    samples = iter([{0: [100, 0, 0, 100, 0, 0, 0, 0], 1: [0, 0, 0, 100, 0, 0, 0, 0]},
+                    {0: [190, 0, 0, 110, 0, 0, 0, 0], 1: [0, 0, 0, 200, 0, 0, 0, 0]}])
+    monkeypatch.setattr(threads, "_cpu_times", lambda cpus: next(samples))
+    monkeypatch.setattr(threads.time, "sleep", lambda s: None)
+    assert threads.busy_cpus({0, 1}) == pytest.approx(0.9)  # cpu0 90 % busy, cpu1 idle
 
 
 def test_set_threads_sets_torch_and_refuses_nonsense():

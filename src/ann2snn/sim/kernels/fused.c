@@ -5,7 +5,8 @@
  * handful of tensor operations (each its own parallel region) per step. The arithmetic
  * is the pure-torch fallback's (sim/functional.py, sim/integer.py, sim/pooling.py),
  * operation for operation in the same precision, built with -ffp-contract=off (no fused
- * multiply-add): the spikes are identical (tests/sim/test_kernels.py). Loaded with ctypes
+ * multiply-add; -fno-trapping-math only lets the compiler vectorize the selects): the
+ * spikes are identical (tests/sim/test_kernels.py). Loaded with ctypes
  * by sim/kernels/native.py; nthreads comes from torch.get_num_threads(). */
 #include <math.h>
 #include <stdint.h>
@@ -29,54 +30,60 @@ static int teams(int nthreads, int64_t n, int64_t grain) {
  * mode 0: s = [v >= thr], v <- v - s*thr      1: s = [v >= thr], v <- 0 where s > 0
  * mode 2: s = clamp(floor(v/thr), 0, smax), v <- v - s*thr    3: same s, v <- 0 where s > 0
  * mode 4: membrane readout, out = v. */
-#define IF_BODY(MODE)                                                          \
-  for (int64_t lo = a; lo < b; lo += BLOCK) {                                  \
-    const int64_t hi = imin(b, lo + BLOCK);                                    \
-    for (int64_t t = 0; t < k; ++t) {                                          \
-      const float *c = is_static ? cur : cur + t * n;                          \
-      float *o = out + t * n;                                                  \
-      for (int64_t i = lo; i < hi; ++i) {                                      \
-        float x = v[i];                                                        \
-        if (leaky) x = x * keep;                                               \
-        x = x + c[i];                                                          \
-        if (MODE == 4) {                                                       \
-          o[i] = x;                                                            \
-        } else {                                                               \
-          float s;                                                             \
-          if (MODE <= 1) {                                                     \
-            s = x >= thr ? 1.0f : 0.0f;                                        \
-          } else {                                                             \
-            s = floorf(x / thr);                                               \
-            s = s < 0.0f ? 0.0f : (s > smax ? smax : s);                       \
-          }                                                                    \
-          o[i] = s;                                                            \
-          if (MODE == 0 || MODE == 2) x = x - s * thr;                         \
-          else if (s > 0.0f) x = 0.0f;                                         \
-        }                                                                      \
-        v[i] = x;                                                              \
-      }                                                                        \
-    }                                                                          \
+#define IF_STEP(MODE, LEAKY)                                                    \
+  for (int64_t i = 0; i < len; ++i) {                                           \
+    float x = v[i];                                                             \
+    if (LEAKY) x = x * keep;                                                    \
+    x = x + c[i];                                                               \
+    if (MODE == 4) {                                                            \
+      o[i] = x;                                                                 \
+    } else {                                                                    \
+      float s;                                                                  \
+      if (MODE <= 1) {                                                          \
+        s = (float)(x >= thr);                                                  \
+      } else {                                                                  \
+        s = floorf(x / thr);                                                    \
+        s = s < 0.0f ? 0.0f : (s > smax ? smax : s);                            \
+      }                                                                         \
+      o[i] = s;                                                                 \
+      if (MODE == 0) x = s > 0.0f ? x - thr : x; /* = x - s*thr for s in {0, 1} */ \
+      else if (MODE == 2) x = x - s * thr;                                      \
+      else x = s > 0.0f ? 0.0f : x;                                             \
+    }                                                                           \
+    v[i] = x;                                                                   \
   }
+
+/* One step of one block: v (len) in place, c the current, o the output. */
+#define IF_FN(MODE)                                                                     \
+  static void if_step_##MODE(const float *restrict c, float *restrict v,               \
+                             float *restrict o, int64_t len, float thr, int leaky,     \
+                             float keep, float smax) {                                  \
+    if (leaky) {                                                                        \
+      IF_STEP(MODE, 1)                                                                  \
+    } else {                                                                            \
+      IF_STEP(MODE, 0)                                                                  \
+    }                                                                                   \
+  }
+IF_FN(0)
+IF_FN(1)
+IF_FN(2)
+IF_FN(3)
+IF_FN(4)
+
+typedef void (*if_step_fn)(const float *restrict, float *restrict, float *restrict, int64_t,
+                           float, int, float, float);
 
 void if_scan_f32(const float *cur, int is_static, float *v, float *out, int64_t n, int64_t k,
                  float thr, int leaky, float keep, float smax, int mode, int nthreads) {
+  static const if_step_fn fns[5] = {if_step_0, if_step_1, if_step_2, if_step_3, if_step_4};
+  const if_step_fn step = fns[mode < 0 || mode > 4 ? 4 : mode];
   int nt = teams(nthreads, n, GRAIN);
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    int id = omp_get_thread_num(), cnt = omp_get_num_threads();
-#else
-    int id = 0, cnt = 1;
-#endif
-    int64_t per = (n + cnt - 1) / cnt;
-    int64_t a = imin(n, id * per), b = imin(n, a + per);
-    switch (mode) {
-      case 0: IF_BODY(0) break;
-      case 1: IF_BODY(1) break;
-      case 2: IF_BODY(2) break;
-      case 3: IF_BODY(3) break;
-      default: IF_BODY(4) break;
-    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t lo = 0; lo < n; lo += BLOCK) {
+    const int64_t len = imin(n - lo, BLOCK);
+    for (int64_t t = 0; t < k; ++t)
+      step((is_static ? cur : cur + t * n) + lo, v + lo, out + t * n + lo, len, thr, leaky,
+           keep, smax);
   }
 }
 

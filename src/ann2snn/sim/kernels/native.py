@@ -24,8 +24,11 @@ import threading
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("fused.c")
-FLAGS = ["-O3", "-ffp-contract=off", "-fPIC", "-shared"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fPIC", "-shared"]
 OPENMP = ["-fopenmp"]
+#: Tried first: this CPU's vector units (AVX2, AVX-512...); the cache key includes the
+#: CPU's flags, so a home folder shared between machines keeps one library per CPU kind.
+NATIVE = ["-march=native"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -58,7 +61,16 @@ def compiler() -> str | None:
 def _key(cc: str) -> str:
     h = hashlib.sha256(SOURCE.read_bytes())
     h.update(" ".join([cc, *FLAGS, platform.machine(), platform.system(), sys.platform]).encode())
+    h.update(_cpu_flags().encode())
     return h.hexdigest()[:16]
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        return ""
 
 
 def _build(cc: str, target: Path) -> None:
@@ -68,7 +80,8 @@ def _build(cc: str, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        for extra in (OPENMP, []):  # a compiler without OpenMP builds a serial library
+        # a compiler without -march=native or OpenMP builds a portable or serial library
+        for extra in (OPENMP + NATIVE, OPENMP, []):
             r = subprocess.run([cc, *FLAGS, *extra, "-o", tmp, str(SOURCE), "-lm"],
                                capture_output=True, text=True, timeout=300)
             if r.returncode == 0:
