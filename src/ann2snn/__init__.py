@@ -18,6 +18,7 @@ _EXPORTS = {
     "SynapticDelay": "ir",
     "QuantSpec": "quantize",
     "Ann2SnnError": "errors", "ConversionError": "errors",
+    "set_threads": "threads",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -23,6 +23,7 @@ from .network import SNN
 from .passes.rescale import fold_threshold_and_dt
 from .report.run_folder import write_run_files
 from .results import SimulationResult
+from .threads import set_threads
 from .validate import device_name, writable_output
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
     out = writable_output(cfg.output.dir, "output.dir", directory=True)
     if cfg.tools.simulate:
         device_name(s.device)
+    set_threads(s.threads)
     ctx = distributed.context()
     t0 = time.perf_counter()
     graphs = distributed.broadcast(_graphs(_convert(cfg)) if ctx.is_root else None)

@@ -42,6 +42,17 @@ class Parser(argparse.ArgumentParser):
 VERBOSE_HELP = "log details to stderr (and a traceback on an internal error)"
 
 
+def _threads(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+THREADS_ARG = dict(type=_threads, default=None, metavar="N",
+                   help="CPU threads for the simulation (default: the CPUs this process may "
+                        "use, at most 8; 1 is fastest when other programs keep a core busy)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -53,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ann2snn {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.add_argument("--threads", **THREADS_ARG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         mod = importlib.import_module(f".{name}", __name__)
@@ -60,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         # -v after the subcommand too; SUPPRESS keeps a -v given before it
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help=VERBOSE_HELP)
+        p.add_argument("--threads", **{**THREADS_ARG, "default": argparse.SUPPRESS})
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -103,6 +116,7 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 2
     try:
+        set_cli_threads(args)
         return int(args._run(args) or 0)
     except Ann2SnnError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -120,6 +134,22 @@ def _main(argv: list[str] | None) -> int:
               f"[{os.path.basename(where.filename)}:{where.lineno}]"
               + ("" if args.verbose else "; run with -v for the traceback"), file=sys.stderr)
         return 1
+
+
+def set_cli_threads(args) -> None:
+    """Apply --threads (else the policy's default; ``run`` lets its config decide when
+    --threads is not given) and say so in verbose mode."""
+    from ..threads import available_cpus, set_threads
+
+    if args.command == "run" and args.threads is None:
+        return
+    n = set_threads(args.threads)
+    if args.verbose:
+        from ..sim import kernels
+
+        logging.getLogger("ann2snn").info(
+            "threads: %d (%d CPUs available to this process; --threads N to change); "
+            "neuron kernels: %s", n, available_cpus(), kernels.active())
 
 
 if __name__ == "__main__":

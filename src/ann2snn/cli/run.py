@@ -27,6 +27,8 @@ def run(args) -> int:
     from .common import interrupt_on_sigterm, print_summary, resume_command
 
     cfg = load_config(args.config)
+    if getattr(args, "threads", None) is not None:  # --threads beats the config's key
+        cfg.simulation.threads = args.threads
     store = BatchStore(store_for(cfg.output.dir), resume=args.resume,
                        command=resume_command(args))
     store.check_start()

@@ -69,6 +69,8 @@ class SimulationConfig(_Strict):
                                           "population (1: as Brian2 and NEST)")
     workers: int = Field(1, ge=1, description="processes on this machine (torch.distributed; "
                          "results identical to one process; docs/scale-out.md)")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the CPUs this "
+                                "process may use, at most 8; README 'Threads')")
 
 
 class ToolsConfig(_Strict):

@@ -1,7 +1,8 @@
 """Neuron dynamics as pure step functions (docs/design.md §3), plus the fast in-place scan.
 
 ``if_step(current, state, params) -> (spikes, state)`` is the specification;
-``if_scan`` runs it over a window of steps in place and must agree exactly (tested).
+``if_scan`` runs it over a window of steps and must agree exactly (tested): with the fused
+kernel (sim/kernels/) where it applies, else with :func:`if_scan_torch`, in place.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import torch
 
 from ..ir import ResetMode
 from ..ir import nodes as n
+from . import kernels
+from .kernels import ops as kops
 
 
 class IFParams(NamedTuple):
@@ -62,14 +65,27 @@ def if_step(current: torch.Tensor, state: IFState, p: IFParams
 
 def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
             static: bool = False) -> tuple[torch.Tensor, IFState]:
-    """Run ``steps`` IF steps in place. ``current`` is ``(steps, ...)``, or one tensor
-    reused every step when ``static`` (analog input: constant current).
+    """Run ``steps`` IF steps. ``current`` is ``(steps, ...)``, or one tensor reused every
+    step when ``static`` (analog input: constant current).
 
     Returns spikes ``(steps, ...)`` (the membrane after each update for a membrane
-    readout) and the new state. Equal to ``steps`` calls of :func:`if_step`.
+    readout) and the new state. Equal to ``steps`` calls of :func:`if_step`. Runs the
+    fused kernel (one pass over the window) where it applies, else :func:`if_scan_torch`.
     """
+    lib = kernels.library() if current.device.type == "cpu" else None
+    if lib is not None:
+        r = kops.if_scan_f32(lib, current, state.v, p.threshold, p.leak, p.multi_spike,
+                             p.reset is ResetMode.ZERO, p.membrane_readout, steps, static)
+        if r is not None:
+            return r[0], IFState(r[1])
+    return if_scan_torch(current, state, p, steps, static)
+
+
+def if_scan_torch(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
+                  static: bool = False) -> tuple[torch.Tensor, IFState]:
+    """:func:`if_scan` in pure torch, in place: a few tensor operations per step."""
     ref = current if static else current[0]
-    cl = _channels_last(ref)
+    cl = kops.channels_last(ref)
     v = state.v.contiguous(memory_format=torch.channels_last) if cl else state.v.clone()
     if v.data_ptr() == state.v.data_ptr():
         v = v.clone()
@@ -106,9 +122,3 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
         else:
             v.masked_fill_(mask, 0.0)
     return out, IFState(v)
-
-
-def _channels_last(t: torch.Tensor) -> bool:
-    """A 4-d tensor stored channels-last (and not also plain contiguous)."""
-    return (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
-            and not t.is_contiguous())

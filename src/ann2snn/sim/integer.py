@@ -32,8 +32,10 @@ from ..errors import SimulationError
 from ..ir import Graph, QuantInfo, ResetMode, SynapticDelay, coerce, facts
 from ..ir import nodes as n
 from ..ir.quant import if_thresholds
+from . import kernels
 from .encoders import Encoding
 from .integer_ops import IntParams, int_apply, spiking_maxpool
+from .kernels import ops as kops
 from .simulator import SpikingNetwork, plan_windows
 from .windows import BatchOutput, Probe, WindowOps, run_chunked, run_windows
 
@@ -162,7 +164,14 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
 
 def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``k`` steps of :func:`int_if_step` in place (spikes (k, ...), new v); equal to it."""
+    """``k`` steps of :func:`int_if_step` (spikes (k, ...), new v); equal to it. The fused
+    kernel (sim/kernels/) where it applies, else tensor operations per step."""
+    lib = kernels.library() if cur.device.type == "cpu" else None
+    if lib is not None:
+        r = kops.if_scan_i64(lib, cur, v, p.threshold, p.limit, p.multi_spike, p.reset_zero,
+                             p.membrane_readout, k, static)
+        if r is not None:
+            return r
     if p.multi_spike > 1 or p.membrane_readout:
         outs = []
         for i in range(k):

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from ..errors import SimulationError
 from ..ir import Graph, Registry
 from ..ir import nodes as n
+from . import kernels
+from .kernels import ops as kops
 from .ops import OPS
 
 
@@ -120,8 +122,15 @@ def _float_op(node: n.Node, xs, p):
 
 def spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> torch.Tensor:
     """Gate through the spikes of the input with the largest count so far (this step
-    included; ties: lowest index — the first maximum in a row-major window scan)."""
+    included; ties: lowest index — the first maximum in a row-major window scan).
+    The fused gate (sim/kernels/) where it applies, else the loop below."""
     key = node.name + "::count"
+    lib = kernels.library() if s.device.type == "cpu" else None
+    if lib is not None:
+        r = kops.maxpool_gate(lib, node, s, state.get(key))
+        if r is not None:
+            state[key] = r[1]
+            return r[0]
     cnt = state.get(key)
     if cnt is None:
         cnt = torch.zeros_like(s[0])

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ..ir import nodes as n
+from . import kernels
+from .kernels import ops as kops
 
 
 def is_2x2(node) -> bool:
@@ -47,7 +49,23 @@ def avg_pool_2x2(x: torch.Tensor) -> torch.Tensor:
 def spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> torch.Tensor:
     """Gate through the spikes ``s`` (K, B, ...) of the input with the largest cumulative
     count so far (counting the current step; ties: lowest index, as torch's max pooling
-    picks). ``state`` carries the counts between windows."""
+    picks). ``state`` carries the counts between windows. Runs the fused gate
+    (sim/kernels/) where it applies, else :func:`spiking_maxpool_torch`."""
+    key = node.name + "::count"
+    lib = kernels.library() if s.device.type == "cpu" else None
+    if lib is not None:
+        r = kops.maxpool_gate(lib, node, s, state.get(key))
+        if r is not None:
+            state[key] = r[1]
+            state[key + "::steps"] = state.get(key + "::steps", 0) + s.shape[0]
+            return r[0]
+    return spiking_maxpool_torch(node, s, state)
+
+
+def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict
+                          ) -> torch.Tensor:
+    """:func:`spiking_maxpool` in pure torch: counts per step, then one max over a packed
+    key for the window (or max pooling with indices)."""
     k, b = s.shape[:2]
     key = node.name + "::count"
     cnt = torch.empty_like(s)  # counts after each step (in-place adds: cumsum is slower)

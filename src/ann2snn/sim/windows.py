@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..ir import Graph
+from .sops import sop_counts
 
 #: Called per window: (node name, kind, tensor (K, B, ...), first step index).
 #: kind is "current", "v_pre_reset", "v" (after reset) or "spikes".
@@ -62,20 +63,6 @@ def run_chunked(run: Callable[[int, int], BatchOutput], b: int, chunk: int) -> B
                        counts={k: torch.cat([p.counts[k] for p in parts])
                                for k in parts[0].counts},
                        sops=sops)
-
-
-def _events_dot(ev: torch.Tensor, fan: torch.Tensor) -> torch.Tensor:
-    """Σ events × fan-out per row of ``ev`` (N, ...); ``fan`` is in logical (C, H, W) order.
-
-    A channels-last ``ev`` is read as (N, H, W, C) without a copy, with ``fan`` permuted
-    to match.
-    """
-    if ev.dim() == 4 and not ev.is_contiguous() and \
-            ev.is_contiguous(memory_format=torch.channels_last):
-        c, h, w = ev.shape[1:]
-        return ev.permute(0, 2, 3, 1).reshape(len(ev), -1) @ \
-            fan.view(c, h, w).permute(1, 2, 0).reshape(-1)
-    return ev.reshape(len(ev), -1) @ fan
 
 
 def fold_time(ins: list[tuple[torch.Tensor, bool]], k: int, b: int) -> list[torch.Tensor]:
@@ -197,10 +184,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 flat = fold_time(ins, k, b)
                 if binary is not None and node.synaptic:
                     fan = ops.fanout(node, flat[0].shape[1:])
-                    ev = flat[0] if node.inputs[0] in binary and flat[0].dtype == fan.dtype \
-                        else torch.ne(flat[0], 0, out=torch.empty_like(flat[0], dtype=fan.dtype))
-                    # (ne into a float tensor: 8x faster than ne, then a bool-to-float copy)
-                    sops.setdefault(name, []).append(_events_dot(ev, fan).view(k, b).sum(1))
+                    sops.setdefault(name, []).append(
+                        sop_counts(flat[0], fan, k, b, node.inputs[0] in binary))
                 y = ops.apply(node, flat)
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
         s_out = vals[graph.output][0] if emitted is None else emitted

@@ -1,0 +1,190 @@
+/* Fused neuron kernels for the float and the integer simulator (docs/design.md §5).
+ *
+ * Each function is one pass over memory in one OpenMP parallel region: the whole window
+ * of k steps runs per block of neurons while their membranes stay in cache, instead of a
+ * handful of tensor operations (each its own parallel region) per step. The arithmetic
+ * is the pure-torch fallback's (sim/functional.py, sim/integer.py, sim/pooling.py),
+ * operation for operation in the same precision, built with -ffp-contract=off (no fused
+ * multiply-add; -fno-trapping-math only lets the compiler vectorize the selects): the
+ * spikes are identical (tests/sim/test_kernels.py). Loaded with ctypes
+ * by sim/kernels/native.py; nthreads comes from torch.get_num_threads(). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define BLOCK 512   /* neurons whose membranes stay in L1 over the window */
+#define GRAIN 4096  /* fewest neurons per thread */
+
+static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+static int teams(int nthreads, int64_t n, int64_t grain) {
+  int64_t t = (n + grain - 1) / grain;
+  return (int)imax(1, imin(nthreads, t));
+}
+
+/* Float IF over k steps. cur: (k, n) or (n) if is_static; v: (n), in place; out: (k, n).
+ * Per step: v <- v*keep (if leaky); v <- v + I; then
+ * mode 0: s = [v >= thr], v <- v - s*thr      1: s = [v >= thr], v <- 0 where s > 0
+ * mode 2: s = clamp(floor(v/thr), 0, smax), v <- v - s*thr    3: same s, v <- 0 where s > 0
+ * mode 4: membrane readout, out = v. */
+#define IF_STEP(MODE, LEAKY)                                                    \
+  for (int64_t i = 0; i < len; ++i) {                                           \
+    float x = v[i];                                                             \
+    if (LEAKY) x = x * keep;                                                    \
+    x = x + c[i];                                                               \
+    if (MODE == 4) {                                                            \
+      o[i] = x;                                                                 \
+    } else {                                                                    \
+      float s;                                                                  \
+      if (MODE <= 1) {                                                          \
+        s = (float)(x >= thr);                                                  \
+      } else {                                                                  \
+        s = floorf(x / thr);                                                    \
+        s = s < 0.0f ? 0.0f : (s > smax ? smax : s);                            \
+      }                                                                         \
+      o[i] = s;                                                                 \
+      if (MODE == 0) x = s > 0.0f ? x - thr : x; /* = x - s*thr for s in {0, 1} */ \
+      else if (MODE == 2) x = x - s * thr;                                      \
+      else x = s > 0.0f ? 0.0f : x;                                             \
+    }                                                                           \
+    v[i] = x;                                                                   \
+  }
+
+/* One step of one block: v (len) in place, c the current, o the output. */
+#define IF_FN(MODE)                                                                     \
+  static void if_step_##MODE(const float *restrict c, float *restrict v,               \
+                             float *restrict o, int64_t len, float thr, int leaky,     \
+                             float keep, float smax) {                                  \
+    if (leaky) {                                                                        \
+      IF_STEP(MODE, 1)                                                                  \
+    } else {                                                                            \
+      IF_STEP(MODE, 0)                                                                  \
+    }                                                                                   \
+  }
+IF_FN(0)
+IF_FN(1)
+IF_FN(2)
+IF_FN(3)
+IF_FN(4)
+
+typedef void (*if_step_fn)(const float *restrict, float *restrict, float *restrict, int64_t,
+                           float, int, float, float);
+
+void if_scan_f32(const float *cur, int is_static, float *v, float *out, int64_t n, int64_t k,
+                 float thr, int leaky, float keep, float smax, int mode, int nthreads) {
+  static const if_step_fn fns[5] = {if_step_0, if_step_1, if_step_2, if_step_3, if_step_4};
+  const if_step_fn step = fns[mode < 0 || mode > 4 ? 4 : mode];
+  int nt = teams(nthreads, n, GRAIN);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t lo = 0; lo < n; lo += BLOCK) {
+    const int64_t len = imin(n - lo, BLOCK);
+    for (int64_t t = 0; t < k; ++t)
+      step((is_static ? cur : cur + t * n) + lo, v + lo, out + t * n + lo, len, thr, leaky,
+           keep, smax);
+  }
+}
+
+/* Wrapping int64 addition, as torch's integer add (signed overflow is undefined in C). */
+static int64_t wrap_add(int64_t x, int64_t y) { return (int64_t)((uint64_t)x + (uint64_t)y); }
+static int64_t floor_div(int64_t x, int64_t y) {
+  int64_t q = x / y;
+  if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
+  return q;
+}
+
+/* Integer IF (docs/integer-mode.md): pre = clamp(v + I, -L, L); s = [pre >= th] (multi:
+ * clamp(floor(pre/th), 0, s_max) where pre >= th); reset subtract or zero; a membrane
+ * readout outputs pre. th: one value (nth == 1) or one per neuron (n). */
+void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, int64_t n,
+                 int64_t k, const int64_t *th, int64_t nth, int64_t limit, int64_t multi,
+                 int reset_zero, int membrane, int nthreads) {
+  int nt = teams(nthreads, n, GRAIN);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t lo = 0; lo < n; lo += BLOCK) {
+    const int64_t hi = imin(n, lo + BLOCK);
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t *c = is_static ? cur : cur + t * n;
+      int64_t *o = out + t * n;
+      for (int64_t i = lo; i < hi; ++i) {
+        int64_t x = wrap_add(v[i], c[i]);
+        x = x < -limit ? -limit : (x > limit ? limit : x);
+        if (membrane) {
+          o[i] = x;
+          v[i] = x;
+          continue;
+        }
+        const int64_t h = nth > 1 ? th[i] : th[0];
+        int64_t s = x >= h ? 1 : 0;
+        if (multi > 1 && s) s = imin(imax(floor_div(x, h), 0), multi);
+        o[i] = s;
+        v[i] = reset_zero ? (s > 0 ? 0 : x) : x - h * s;
+      }
+    }
+  }
+}
+
+/* Spiking max pooling over non-overlapping windows (kernel == stride, no padding, no
+ * dilation): per step, each input's count grows by its spike and each output is the spike
+ * of the input with the largest count (ties: the first in row-major window order, as max
+ * pooling with indices). s: (k, B, C, H, W), cnt: (B, C, H, W) in place, out:
+ * (k, B, C, OH, OW); shapes and strides (in elements) as given. */
+#define GATE(NAME, T)                                                                   \
+  void NAME(const T *s, const int64_t *ss, T *cnt, const int64_t *cs, T *out,           \
+            const int64_t *os, const int64_t *shape, int64_t kh, int64_t kw,            \
+            int nthreads) {                                                             \
+    const int64_t k = shape[0], nb = shape[1], nc = shape[2], oh = shape[3],            \
+                  ow = shape[4];                                                        \
+    int nt = teams(nthreads, nb * oh, 1);                                               \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
+    for (int64_t r = 0; r < nb * oh; ++r) {                                             \
+      const int64_t bi = r / oh, y = r % oh;                                            \
+      for (int64_t t = 0; t < k; ++t)                                                   \
+        for (int64_t x = 0; x < ow; ++x)                                                \
+          for (int64_t ch = 0; ch < nc; ++ch) {                                         \
+            T best = 0, spike = 0;                                                      \
+            int first = 1;                                                              \
+            for (int64_t dy = 0; dy < kh; ++dy) {                                       \
+              const int64_t iy = y * kh + dy;                                           \
+              for (int64_t dx = 0; dx < kw; ++dx) {                                     \
+                const int64_t ix = x * kw + dx;                                         \
+                const T si = s[t * ss[0] + bi * ss[1] + ch * ss[2] + iy * ss[3] +       \
+                               ix * ss[4]];                                             \
+                T *ci = cnt + bi * cs[0] + ch * cs[1] + iy * cs[2] + ix * cs[3];        \
+                *ci = *ci + si;                                                         \
+                if (first || *ci > best) {                                              \
+                  best = *ci;                                                           \
+                  spike = si;                                                           \
+                  first = 0;                                                            \
+                }                                                                       \
+              }                                                                         \
+            }                                                                           \
+            out[t * os[0] + bi * os[1] + ch * os[2] + y * os[3] + x * os[4]] = spike;   \
+          }                                                                             \
+    }                                                                                   \
+  }
+
+GATE(maxpool_gate_f32, float)
+GATE(maxpool_gate_i64, int64_t)
+
+/* Synaptic operations: per row r of x (rows, e), the sum of fan[i] over the elements
+ * with x[r, i] != 0, in double (exact for the integer fan-outs below 2^53). */
+#define SOPS(NAME, T)                                                                   \
+  void NAME(const T *x, int64_t rows, int64_t e, const float *fan, double *res,         \
+            int nthreads) {                                                             \
+    int nt = teams(nthreads, rows * e, 1 << 16);                                        \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
+    for (int64_t r = 0; r < rows; ++r) {                                                \
+      const T *row = x + r * e;                                                         \
+      double acc = 0.0;                                                                 \
+      for (int64_t i = 0; i < e; ++i)                                                   \
+        if (row[i] != 0) acc += fan[i];                                                 \
+      res[r] = acc;                                                                     \
+    }                                                                                   \
+  }
+
+SOPS(sop_rows_f32, float)
+SOPS(sop_rows_f64, double)
+SOPS(sop_rows_i64, int64_t)

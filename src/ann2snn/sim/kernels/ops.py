@@ -1,0 +1,143 @@
+"""Tensor wrappers around the compiled kernels (fused.c). Each returns None where the
+kernel does not apply (another device, dtype or layout), and the caller runs its
+pure-torch code; the simulator's results are the same either way."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_CL = {4: (0, 2, 3, 1), 5: (0, 1, 3, 4, 2)}  # channels to the end: storage order
+
+
+def _ptr(t: torch.Tensor) -> int:
+    return t.data_ptr()
+
+
+def storage(t: torch.Tensor, cl: bool) -> torch.Tensor:
+    """``t`` as a contiguous tensor in its storage order (a view where possible)."""
+    if cl:
+        t = t.permute(_CL[t.dim()])
+    return t if t.is_contiguous() else t.contiguous()
+
+
+def channels_last(t: torch.Tensor) -> bool:
+    """A 4-d tensor stored channels-last (and not also plain contiguous)."""
+    return (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+            and not t.is_contiguous())
+
+
+def empty_steps(k: int, like: torch.Tensor, cl: bool, dtype=None) -> torch.Tensor:
+    """(k, *like.shape), each step in ``like``'s layout (channels-last if ``cl``)."""
+    dtype = dtype or like.dtype
+    if cl:
+        return torch.empty((k * like.shape[0], *like.shape[1:]), dtype=dtype,
+                           memory_format=torch.channels_last).view(k, *like.shape)
+    return torch.empty((k, *like.shape), dtype=dtype)
+
+
+def _cpu(*ts: torch.Tensor) -> bool:
+    return all(t.device.type == "cpu" for t in ts)
+
+
+def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
+                multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
+                static: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``steps`` float IF steps in one pass: (spikes (steps, ...), new membrane)."""
+    shape = tuple(v0.shape)
+    if not _cpu(current, v0) or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+            or tuple(current.shape) != (shape if static else (steps, *shape)):
+        return None
+    cl = channels_last(current if static else current[0])
+    v = v0.contiguous(memory_format=torch.channels_last) if cl else v0.contiguous()
+    if v.data_ptr() == v0.data_ptr():
+        v = v.clone(memory_format=torch.channels_last if cl else torch.contiguous_format)
+    out = empty_steps(steps, v, cl)
+    cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
+    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    lib.if_scan_f32(_ptr(cur), int(static), _ptr(vs), _ptr(os_), v.numel(), steps,
+                    float(threshold), int(bool(leak)), float(1.0 - leak), float(multi_spike),
+                    mode, torch.get_num_threads())
+    return out, v
+
+
+def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
+                limit: int, multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
+                static: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``steps`` integer IF steps in one pass: (spikes (steps, ...) int64, new membrane)."""
+    shape = tuple(v0.shape)
+    if not _cpu(current, v0, threshold) or current.dtype != torch.int64 \
+            or v0.dtype != torch.int64 \
+            or tuple(current.shape) != (shape if static else (steps, *shape)):
+        return None
+    th = threshold
+    if th.numel() > 1:
+        try:
+            th = torch.broadcast_to(th, shape)
+        except RuntimeError:
+            return None
+    th = th.contiguous().to(torch.int64)
+    v = v0.contiguous().clone()
+    cur = current.contiguous()
+    out = torch.empty((steps, *shape), dtype=torch.int64)
+    lib.if_scan_i64(_ptr(cur), int(static), _ptr(v), _ptr(out), v.numel(), steps, _ptr(th),
+                    th.numel(), int(limit), int(multi_spike), int(reset_zero), int(membrane),
+                    torch.get_num_threads())
+    return out, v
+
+
+def tiles(node) -> bool:
+    """Non-overlapping pooling windows that tile the input: kernel == stride, no padding,
+    no dilation (ceil mode then only matters for a partial window, which is refused
+    by :func:`maxpool_gate`)."""
+    return (tuple(node.kernel) == tuple(node.stride) and not any(node.padding)
+            and all(d == 1 for d in node.dilation))
+
+
+def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Spiking max pooling of spikes ``s`` (k, B, C, *spatial) in one pass:
+    (gated spikes, counts after the window). ``counts`` (B, C, *spatial) is updated in
+    place (or created when None)."""
+    nd = len(node.kernel)
+    if not _cpu(s) or s.dtype not in (torch.float32, torch.int64) or nd not in (1, 2) \
+            or s.dim() != 3 + nd or not tiles(node):
+        return None
+    spatial = s.shape[3:]
+    if any(size % kern for size, kern in zip(spatial, node.kernel)) and node.ceil_mode:
+        return None  # a partial window at the edge
+    cnt = torch.zeros_like(s[0]) if counts is None else counts
+    if cnt.shape != s.shape[1:] or cnt.dtype != s.dtype:
+        return None
+    k, b, c = s.shape[:3]
+    outsp = [size // kern for size, kern in zip(spatial, node.kernel)]
+    cl = channels_last(s[0]) if nd == 2 else False
+    out = empty_steps(k, torch.empty((b, c, *outsp), dtype=s.dtype), cl) if cl \
+        else torch.empty((k, b, c, *outsp), dtype=s.dtype)
+    kh, kw = (1, node.kernel[0]) if nd == 1 else node.kernel
+    s5, c4, o5 = (s, cnt, out) if nd == 2 else (s.unsqueeze(3), cnt.unsqueeze(2),
+                                                out.unsqueeze(3))
+    longs = [torch.tensor(list(x), dtype=torch.int64) for x in
+             (s5.stride(), c4.stride(), o5.stride(), o5.shape)]
+    fn = lib.maxpool_gate_f32 if s.dtype == torch.float32 else lib.maxpool_gate_i64
+    fn(_ptr(s5), _ptr(longs[0]), _ptr(c4), _ptr(longs[1]), _ptr(o5), _ptr(longs[2]),
+       _ptr(longs[3]), int(kh), int(kw), torch.get_num_threads())
+    return out, cnt
+
+
+def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int) -> torch.Tensor | None:
+    """Σ over each step's rows of x (k·b, ...) and their elements of [x ≠ 0]·fan (fan in
+    logical (C, H, W) order), summed in float64: (k,) float32."""
+    if not _cpu(x, fan) or x.dtype not in (torch.float32, torch.float64, torch.int64) \
+            or fan.dtype != torch.float32 or len(x) % k or fan.numel() != math.prod(x.shape[1:]):
+        return None
+    cl = channels_last(x)
+    xs = storage(x, cl).reshape(len(x), -1)
+    f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
+    f = f.contiguous().view(-1)
+    res = torch.empty(len(x), dtype=torch.float64)
+    fn = {torch.float32: lib.sop_rows_f32, torch.float64: lib.sop_rows_f64,
+          torch.int64: lib.sop_rows_i64}[x.dtype]
+    fn(_ptr(xs), len(x), xs.shape[1], _ptr(f), _ptr(res), torch.get_num_threads())
+    return res.view(k, -1).sum(1).to(torch.float32)

@@ -1,0 +1,232 @@
+"""The fused kernels (sim/kernels/) against the pure-torch code they replace: identical
+spikes, membranes, counts and SOPs, on random inputs, every mode and layout; the
+selection (ANN2SNN_KERNELS) and the fallback when no compiler is found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ann2snn.errors import SimulationError
+from ann2snn.ir import ResetMode
+from ann2snn.ir import nodes as n
+from ann2snn.sim import integer as isim
+from ann2snn.sim import integer_ops, kernels, pooling, sops
+from ann2snn.sim.functional import IFParams, IFState, if_init, if_scan_torch
+from ann2snn.sim.kernels import native
+from ann2snn.sim.kernels import ops as kops
+
+
+@pytest.fixture(scope="module")
+def lib():
+    got = native.load()
+    if got is None:  # a machine without a C compiler: the fallback tests below still run
+        pytest.skip(f"the fused kernels could not be built here: {native.failure()}")
+    return got
+
+
+PARAMS = [dict(), dict(reset=ResetMode.ZERO), dict(v0=0.5), dict(leak=0.125),
+          dict(multi_spike=3), dict(multi_spike=3, reset=ResetMode.ZERO),
+          dict(membrane_readout=True), dict(threshold=0.3), dict(threshold=0.75, leak=0.1)]
+
+
+@pytest.mark.parametrize("kw", PARAMS)
+@pytest.mark.parametrize("static", [True, False])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_float_if_scan_equals_torch(lib, kw, static, channels_last, rng):
+    p = IFParams(**kw)
+    k = 11
+    cur = torch.as_tensor(rng.normal(0.3, 0.9, (k * 3, 5, 6, 7)), dtype=torch.float32)
+    if channels_last:
+        cur = cur.contiguous(memory_format=torch.channels_last)
+    cur = cur.view(k, 3, 5, 6, 7)
+    if static:
+        cur = cur[0]
+    st0 = if_init((3, 5, 6, 7), p)
+    st0 = IFState(st0.v + torch.as_tensor(rng.normal(0, 0.3, st0.v.shape), dtype=torch.float32))
+    v_before = st0.v.clone()
+    ref, st_ref = if_scan_torch(cur, st0, p, k, static)
+    got = kops.if_scan_f32(lib, cur, st0.v, p.threshold, p.leak, p.multi_spike,
+                           p.reset is ResetMode.ZERO, p.membrane_readout, k, static)
+    assert got is not None
+    assert torch.equal(got[0], ref) and torch.equal(got[1], st_ref.v)
+    assert torch.equal(st0.v, v_before)  # the caller's state is not modified
+    assert got[0].stride() == ref.stride()  # the same layout as the fallback's
+    if not p.membrane_readout:
+        assert (ref > 0).any() and (ref == 0).any()
+
+
+def test_float_if_scan_declines_what_it_does_not_cover(lib):
+    v = torch.zeros(4, 3)
+    assert kops.if_scan_f32(lib, torch.zeros(4, 3, dtype=torch.float64), v.double(), 1.0, 0.0,
+                            1, False, False, 4, True) is None
+    assert kops.if_scan_f32(lib, torch.zeros(3), v, 1.0, 0.0, 1, False, False, 4, True) is None
+
+
+@pytest.mark.parametrize("reset_zero", [False, True])
+@pytest.mark.parametrize("multi", [1, 3])
+@pytest.mark.parametrize("membrane", [False, True])
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("static", [False, True])
+def test_integer_if_scan_equals_steps(lib, reset_zero, multi, membrane, per_channel, static,
+                                      rng):
+    k, shape = 9, (2, 4, 3, 3)
+    th = torch.as_tensor(rng.integers(3, 9, (4, 1, 1)) if per_channel else [5],
+                         dtype=torch.int64)
+    p = isim.IntIFParams(th, 40, reset_zero, multi, membrane)
+    cur = torch.as_tensor(rng.integers(-6, 14, (k, *shape)), dtype=torch.int64)
+    if static:
+        cur = cur[0]
+    v0 = torch.as_tensor(rng.integers(-5, 5, shape), dtype=torch.int64)
+    outs, v = [], v0
+    for i in range(k):
+        s, _, v = isim.int_if_step(cur if static else cur[i], v, p)
+        outs.append(s)
+    got = kops.if_scan_i64(lib, cur, v0, th, 40, multi, reset_zero, membrane, k, static)
+    assert got is not None
+    assert torch.equal(got[0], torch.stack(outs)) and torch.equal(got[1], v)
+    assert (got[1].abs() <= 40).all()
+
+
+def _gate_reference(node, s, cnt0):
+    """Max pooling with indices over the counts after each step (the specification)."""
+    import torch.nn.functional as F
+
+    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
+    cnt, outs = cnt0.clone(), []
+    for i in range(len(s)):
+        cnt = cnt + s[i]
+        _, idx = pool(cnt.double(), node.kernel, node.stride, 0, 1, node.ceil_mode,
+                      return_indices=True)
+        outs.append(torch.gather(s[i].flatten(2), 2, idx.flatten(2)).view(idx.shape))
+    return torch.stack(outs), cnt
+
+
+@pytest.mark.parametrize("kernel,spatial", [((2, 2), (8, 6)), ((2, 2), (7, 5)),
+                                            ((3, 2), (6, 6)), ((2,), (9,)), ((3,), (12,))])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_maxpool_gate_equals_index_gate(lib, kernel, spatial, channels_last, dtype, rng):
+    d = len(kernel)
+    node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0,) * d,
+                            dilation=(1,) * d, ceil_mode=False)
+    k, b, c = 7, 3, 4
+    s = torch.as_tensor(rng.integers(0, 2, (k * b, c, *spatial)), dtype=dtype)
+    if channels_last and d == 2:
+        s = s.contiguous(memory_format=torch.channels_last)
+    s = s.view(k, b, c, *spatial)
+    cnt0 = torch.as_tensor(rng.integers(0, 4, (b, c, *spatial)), dtype=dtype)
+    ref, ref_cnt = _gate_reference(node, s, cnt0)
+    got = kops.maxpool_gate(lib, node, s, cnt0.clone())
+    assert got is not None
+    assert torch.equal(got[0], ref)
+    out_k = tuple(x // kk for x, kk in zip(spatial, kernel))
+    assert got[0].shape == (k, b, c, *out_k) and (ref == 1).any() and (ref == 0).any()
+    win = tuple(slice(0, o * kk) for o, kk in zip(out_k, kernel))  # counts that matter
+    assert torch.equal(got[1][(..., *win)], ref_cnt[(..., *win)])
+
+
+def test_maxpool_gate_declines_overlap_padding_and_partial_windows(lib):
+    s = torch.zeros(2, 1, 1, 5, 5)
+    for kw in (dict(kernel=(3, 3), stride=(2, 2), padding=(0, 0), ceil_mode=False),
+               dict(kernel=(2, 2), stride=(2, 2), padding=(1, 1), ceil_mode=False),
+               dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=True)):
+        node = n.SpikingMaxPool("p", ("x",), dilation=(1, 1), **kw)
+        assert kops.maxpool_gate(lib, node, s, None) is None
+
+
+@pytest.mark.parametrize("mode", ["native", "torch"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_spiking_maxpool_over_windows_is_the_same_both_ways(lib, mode, channels_last,
+                                                            monkeypatch, rng):
+    """The simulator's entry points (float and integer) over several windows carry the
+    counts identically, whichever code runs."""
+    node = n.SpikingMaxPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
+                            dilation=(1, 1), ceil_mode=False)
+    s = torch.as_tensor(rng.integers(0, 2, (12 * 2, 3, 6, 6)), dtype=torch.float32)
+    if channels_last:
+        s = s.contiguous(memory_format=torch.channels_last)
+    s = s.view(12, 2, 3, 6, 6)
+    ref, _ = _gate_reference(node, s, torch.zeros_like(s[0]))
+    monkeypatch.setenv(kernels.ENV, mode)
+    for fn, x in ((pooling.spiking_maxpool, s), (integer_ops.spiking_maxpool, s.long())):
+        state: dict = {}
+        got = torch.cat([fn(node, x[i:i + 5], state) for i in range(0, 12, 5)])
+        assert torch.equal(got.to(ref.dtype), ref)
+
+
+@pytest.mark.parametrize("shape", [(6 * 4, 3, 5, 5), (6 * 4, 17)])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_sop_counts_equal_torch(lib, shape, channels_last, dtype, rng):
+    x = torch.as_tensor(rng.integers(-1, 3, shape) * (rng.random(shape) < 0.4), dtype=dtype)
+    if channels_last and len(shape) == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    fan = torch.as_tensor(rng.integers(1, 50, int(np.prod(shape[1:]))), dtype=torch.float32)
+    ref = sops.sop_counts_torch(x, fan, 6, 4, False)
+    got = kops.sop_counts(lib, x, fan, 6)
+    assert got is not None and torch.equal(got, ref) and ref.sum() > 0
+
+
+def test_env_torch_forces_the_fallback_and_native_requires_the_build(monkeypatch):
+    monkeypatch.setenv(kernels.ENV, "torch")
+    assert kernels.library() is None and kernels.active() == "torch"
+    monkeypatch.setenv(kernels.ENV, "sometimes")
+    with pytest.raises(SimulationError, match="ANN2SNN_KERNELS='sometimes'.*auto"):
+        kernels.library()
+    monkeypatch.setenv(kernels.ENV, "native")
+    monkeypatch.setattr(native, "compiler", lambda: None)
+    monkeypatch.setattr(native, "_state", {})
+    with pytest.raises(SimulationError, match="no C compiler.*unset ANN2SNN_KERNELS"):
+        kernels.library()
+
+
+def test_no_compiler_falls_back_with_the_same_spikes(monkeypatch, tmp_path, rng):
+    """auto without a compiler: a warning, the pure-torch code, the same result."""
+    monkeypatch.delenv(kernels.ENV, raising=False)
+    monkeypatch.setattr(native, "compiler", lambda: None)
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setattr(kernels, "_warned", [])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kernels.library() is None and "no C compiler" in native.failure()
+    from ann2snn.sim.functional import if_scan
+
+    cur = torch.as_tensor(rng.normal(0.4, 0.5, (6, 10)), dtype=torch.float32)
+    p = IFParams()
+    got, _ = if_scan(cur, if_init((10,), p), p, 6)
+    ref, _ = if_scan_torch(cur, if_init((10,), p), p, 6)
+    assert torch.equal(got, ref) and not list(tmp_path.iterdir())
+
+
+def test_build_goes_to_the_cache_dir_and_is_reused(monkeypatch, tmp_path):
+    if native.compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(native, "_state", {})
+    lib1 = native.load()
+    assert lib1 is not None, native.failure()
+    built = list((tmp_path / "ann2snn" / "kernels").glob("*/libann2snn_fused.so"))
+    assert len(built) == 1
+    mtime = built[0].stat().st_mtime_ns
+    monkeypatch.setattr(native, "_state", {})
+    assert native.load() is not None and built[0].stat().st_mtime_ns == mtime
+    assert not [p for p in built[0].parent.iterdir() if p.name != built[0].name]
+
+
+def test_network_simulation_is_identical_both_ways(digits_snn, digits, monkeypatch):
+    """A trained CNN (convolutions, pooling, dense): same predictions, counts and SOPs."""
+    _, test = digits
+    x = test.x[:40]
+    outs = {}
+    for mode in ("native", "torch"):
+        if mode == "native" and native.load() is None:
+            pytest.skip(f"the fused kernels could not be built here: {native.failure()}")
+        monkeypatch.setenv(kernels.ENV, mode)
+        outs[mode] = digits_snn.run_batch(torch.as_tensor(x), 24)
+    a, b = outs["native"], outs["torch"]
+    assert torch.equal(a.predictions, b.predictions) and torch.equal(a.readout, b.readout)
+    assert a.counts.keys() == b.counts.keys() and a.sops.keys() == b.sops.keys()
+    assert all(torch.equal(a.counts[k], b.counts[k]) for k in a.counts)
+    assert all(torch.equal(a.sops[k], b.sops[k]) for k in a.sops)
+    assert sum(float(v.sum()) for v in a.counts.values()) > 0
