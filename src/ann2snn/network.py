@@ -97,7 +97,12 @@ class SNN(SpikingNetwork):
 
 
 def load(path: str | os.PathLike) -> SNN:
-    """Load a network saved with :meth:`SNN.save`."""
+    """Load a network saved with :meth:`SNN.save`, or a NIR file (``.nir``, read into a
+    spiking Graph without an ANN: docs/backends.md, "NIR")."""
+    if Path(path).suffix.lower() == ".nir":
+        from .backends.nir.read import read_nir
+
+        return SNN(read_nir(path))
     graphs, extra = load_bundle(path)
     if "snn" not in graphs:
         raise Ann2SnnError(f"{path} holds no spiking network (keys: {sorted(graphs)})")

@@ -48,6 +48,15 @@ def _onnx(path: Path) -> Graph:
 register_loader(".onnx", _onnx)
 
 
+def _nir(path: Path) -> Graph:  # a spiking network already: docs/backends.md, "NIR"
+    from ..backends.nir.read import read_nir
+
+    return read_nir(path)
+
+
+register_loader(".nir", _nir)
+
+
 def load_model(path: str | os.PathLike) -> Graph:
     """Load a model file into a Graph, picking the frontend by suffix."""
     path = Path(path)
