@@ -233,7 +233,7 @@ def read_nir(path: str | os.PathLike) -> Graph:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     try:
-        g = nir.read(str(path))
+        g = nir.read(str(path), type_check=False)  # nir 1.0.8 mistypes grouped convs
     except Exception as e:  # h5py/nir errors on a corrupt or foreign file
         raise ModelFileError(f"{path}: not a readable NIR file ({type(e).__name__}: {e})") \
             from None
