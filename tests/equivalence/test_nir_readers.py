@@ -205,14 +205,19 @@ def test_nirtorch_default_affine_drops_the_bias(tmp_path):
 
 def test_snntorch_reads_if_as_leaky_and_lacks_i_threshold(tmp_path):
     """Measured differences of snnTorch 1.0's import_from_nir: NIR's IF becomes
-    snn.Leaky(beta=0.9, reset by subtraction) — a leak and another reset — and the exact
-    reset-by-subtraction form (I, Threshold, Scale) is not read at all."""
+    snn.Leaky(beta=0.9, reset by subtraction) — a leak and another reset — built with
+    init_hidden=False, so its (spikes, membrane) tuple reaches the next layer and the
+    network cannot run; the exact reset-by-subtraction form (I, Threshold, Scale) is
+    not read at all."""
     snntorch_nir = pytest.importorskip("snntorch.import_nir")
     snn = SNN(small_net(ResetMode.ZERO, shortcut_scale=False))  # snnTorch reads no Scale
     ann2snn.export(snn, "nir", tmp_path / "z.nir")
     net = snntorch_nir.import_from_nir(nir.read(str(tmp_path / "z.nir"), type_check=False))
     leaky = [m for m in net.modules() if type(m).__name__ == "Leaky"]
     assert leaky and all(float(m.beta) == pytest.approx(0.9) for m in leaky)
+    assert all(m.reset_mechanism == "subtract" for m in leaky)
+    with pytest.raises(TypeError, match="not tuple"), torch.no_grad():
+        net(torch.ones(1, 8, 8), None)
     ann2snn.export(SNN(small_net(ResetMode.SUBTRACT, False)), "nir", tmp_path / "s.nir")
     with pytest.raises(ValueError, match="Unknown node type"):
         snntorch_nir.import_from_nir(nir.read(str(tmp_path / "s.nir"), type_check=False))
