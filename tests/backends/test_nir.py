@@ -174,9 +174,19 @@ def test_refuses_everything_at_once(tmp_path):
 
 
 def test_refuses_integer_mode_and_poisson():
+    from ann2snn.quantize import quantize
+
     b = get_backend("nir", "export")
     with pytest.raises(BackendMismatch, match="encoding 'poisson'"):
         b.check(net_1d(), encoding="poisson")
+    with pytest.raises(BackendMismatch, match="integer networks are not supported"):
+        b.check(quantize(SNN(net_1d())))
+
+
+def test_convert_of_a_spiking_file_says_load_it(tmp_path):
+    ann2snn.export(SNN(net_1d()), "nir", tmp_path / "n.nir")
+    with pytest.raises(ann2snn.ConversionError, match=r"ann2snn.load"):
+        ann2snn.convert(tmp_path / "n.nir", np.zeros((4, 3, 16), f32))
 
 
 def test_missing_package_says_what_to_install(monkeypatch, tmp_path):
