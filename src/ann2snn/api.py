@@ -55,6 +55,9 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
     calib = samples(calibration_data, "calibration data")
     graph = import_model(model, calib)
+    if any(x.population for x in graph):
+        raise ConversionError("the model is a spiking network already (a NIR file?): read it "
+                              "with ann2snn.load(path), which needs no calibration data")
     if tuple(calib.shape[1:]) != tuple(graph.input_shape):
         raise ConversionError(f"calibration data has shape {calib.shape[1:]} per sample; the "
                               f"model expects {graph.input_shape}")

@@ -112,7 +112,12 @@ class SNN(SpikingNetwork):
 
 
 def load(path: str | os.PathLike) -> SNN:
-    """Load a network saved with :meth:`SNN.save`."""
+    """Load a network saved with :meth:`SNN.save`, or a NIR file (``.nir``, read into a
+    spiking Graph without an ANN: docs/backends.md, "NIR")."""
+    if Path(path).suffix.lower() == ".nir":
+        from .backends.nir.read import read_nir
+
+        return SNN(read_nir(path))
     suffix = Path(path).suffix.lower()
     if suffix in (".pt2", ".onnx", ".keras", ".h5", ".pth", ".pt", ".py"):
         raise Ann2SnnError(f"{path} is a trained model, not a converted spiking network (.snn); "

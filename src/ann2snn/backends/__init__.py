@@ -33,6 +33,9 @@ BACKENDS.register_lazy(DEFAULT, "ann2snn.backends.builtin:BACKEND",
 BACKENDS.register_lazy("c", "ann2snn.backends.c.backend:BACKEND",
                        "portable C99 source (integer mode bit-exact, or --float), "
                        "docs/c-export.md", export=True)
+BACKENDS.register_lazy("nir", "ann2snn.backends.nir.backend:BACKEND",
+                       "a NIR file (nir >= 1.0.8) for Lava, snnTorch, Norse, SpiNNaker2, ...; "
+                       "exact IF semantics, docs/backends.md", export=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:

@@ -14,7 +14,8 @@ def add_parser(sub):
                "  ann2snn convert net.py:LeNet --weights lenet.pth --dataset mnist -o net.snn",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL",
-                   help="a torch.export program (.pt2), file.py:ClassName, .onnx, .keras, .h5")
+                   help="a torch.export program (.pt2), file.py:ClassName, .onnx, .keras, .h5; "
+                        "or a NIR file (.nir), already spiking: read as it is, no --dataset")
     p.add_argument("--weights", help="state_dict (.pth) for file.py:ClassName")
     p.add_argument("--random-weights", action="store_true",
                    help="convert file.py:ClassName with its random initial weights (for "
@@ -22,12 +23,19 @@ def add_parser(sub):
     p.add_argument("-o", "--output", required=True, help="the spiking network file to write")
     from .common import add_convert_args, add_dataset_args
 
-    add_dataset_args(p)
+    add_dataset_args(p, required=False)  # required unless MODEL is .nir (checked in run)
     add_convert_args(p)
     return p
 
 
 def run(args) -> int:
+    if Path(args.model).suffix.lower() == ".nir":
+        return _from_nir(args)
+    if not args.dataset:
+        from ..errors import ConfigError
+
+        raise ConfigError("convert needs --dataset D (its training images set the scales), "
+                          "e.g. --dataset mnist")
     from ..api import convert
     from ..data import calibration_data
     from ..pipeline import check_model_spec, load_user_model
@@ -45,4 +53,15 @@ def run(args) -> int:
     pops = sum(1 for r in snn.summary() if r["neurons"])
     print(f"wrote {out}: {pops} spiking populations, "
           f"{sum(r['neurons'] for r in snn.summary())} neurons")
+    return 0
+
+
+def _from_nir(args) -> int:
+    """A NIR file is a spiking network already: read it (docs/backends.md, "NIR")."""
+    from .. import load
+
+    snn = load(args.model)
+    out = snn.save(Path(args.output))
+    pops = sum(1 for x in snn.graph if x.population)
+    print(f"wrote {out}: read {pops} spiking populations from {args.model} (NIR)")
     return 0

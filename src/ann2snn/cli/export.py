@@ -14,14 +14,17 @@ def add_parser(sub):
                     "network (no dynamic memory, no recursion, no function pointers, static "
                     "state): snn_model.h/.c, main.c and a Makefile. With --dataset, also "
                     "inputs.bin and the integer simulator's outputs expected.bin, so that "
-                    "'make -C DIR check' proves the C program bit-exact. See docs/c-export.md.",
+                    "'make -C DIR check' proves the C program bit-exact. See docs/c-export.md. "
+                    "'nir': a NIR file (-o net.nir) that NIR tools read (snnTorch, Lava, "
+                    "Norse, ...), with the IF semantics kept exactly; docs/backends.md.",
         epilog="Example: ann2snn export c net_q.snn -o snn_c --dataset mnist --num-samples 100"
-               " && make -C snn_c check")
+               " && make -C snn_c check; ann2snn export nir net.snn -o net.nir")
     p.add_argument("target", choices=BACKENDS.names("export"), metavar="TARGET",
                    help="what to export to: " + backend_help("export"))
     p.add_argument("snn", metavar="NET.snn",
                    help="a quantized network ('ann2snn quantize'), or a float one with --float")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="folder to write ('c'), file to write ('nir')")
     add_dataset_args(p, required=False)
     p.add_argument("--num-samples", type=positive, default=100, metavar="N",
                    help="test samples written to inputs.bin (default 100)")
@@ -57,6 +60,8 @@ def run(args) -> int:
         options.update(x=test.x[:n], indices=list(range(n)))
     files = backend.export(snn, args.output, **options)
     print(f"wrote {', '.join(f.name for f in files)} to {args.output}")
+    if args.target != "c":
+        return 0
     if "x" in options:
         print(f"check it: make -C {args.output} check")
     else:

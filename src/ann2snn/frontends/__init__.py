@@ -48,6 +48,15 @@ def _onnx(path: Path) -> Graph:
 register_loader(".onnx", _onnx)
 
 
+def _nir(path: Path) -> Graph:  # a spiking network already: docs/backends.md, "NIR"
+    from ..backends.nir.read import read_nir
+
+    return read_nir(path)
+
+
+register_loader(".nir", _nir)
+
+
 def check_model_file(path: str | os.PathLike) -> Path:
     """A model file's format is known (by suffix) and the file exists."""
     path = Path(path)
