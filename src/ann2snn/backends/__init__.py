@@ -36,6 +36,9 @@ BACKENDS.register_lazy("c", "ann2snn.backends.c.backend:BACKEND",
 BACKENDS.register_lazy("nir", "ann2snn.backends.nir.backend:BACKEND",
                        "a NIR file (nir >= 1.0.8) for Lava, snnTorch, Norse, SpiNNaker2, ...; "
                        "exact IF semantics, docs/backends.md", export=True)
+BACKENDS.register_lazy("nengo", "ann2snn.backends.nengo.backend:BACKEND",
+                       "Nengo's reference simulator (custom IF neuron type, no synaptic "
+                       "delay), docs/backends.md", run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:

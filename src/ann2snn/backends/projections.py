@@ -44,8 +44,11 @@ def _why(node) -> str:
     return ""
 
 
-def projections(graph) -> dict[str, Projection]:
-    """Per population (in topological order), its composed incoming connections."""
+def projections(graph, expand=expand_in) -> dict[str, Projection]:
+    """Per population (in topological order), its composed incoming connections.
+
+    ``expand(graph, name)`` gives each node's :class:`~ann2snn.backends.connections.
+    Expansion` (default: the float simulator's op, :func:`expand_in`)."""
     forms: dict[str, tuple[dict[str, Connections], np.ndarray]] = {}
     blocked: dict[str, list[str]] = {}  # node -> the uncomposable nodes it depends on
     out: dict[str, Projection] = {}
@@ -66,7 +69,7 @@ def projections(graph) -> dict[str, Projection]:
         if causes:
             blocked[x.name] = list(dict.fromkeys(causes))
             continue
-        e = expand_in(graph, x.name)
+        e = expand(graph, x.name)
         incoming: dict[str, Connections] = {}
         bias = e.bias.copy()
         for i, conn in zip(x.inputs, e.inputs):
