@@ -33,6 +33,9 @@ BACKENDS.register_lazy(DEFAULT, "ann2snn.backends.builtin:BACKEND",
 BACKENDS.register_lazy("c", "ann2snn.backends.c.backend:BACKEND",
                        "portable C99 source (integer mode bit-exact, or --float), "
                        "docs/c-export.md", export=True)
+BACKENDS.register_lazy("brian2", "ann2snn.backends.brian2.backend:BACKEND",
+                       "Brian2 (synaptic delay 1; numpy code, or --brian2-target cython)",
+                       run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:
