@@ -17,7 +17,7 @@ import logging
 from ...arrays import labelled_samples
 from ...errors import SimulationError
 from ...ir import nodes as n
-from ...ir.options import Encoding, coerce
+from ...ir.options import Encoding, SynapticDelay, coerce
 from ..base import Arithmetic, Backend, Problem, Supports
 from ..connections import EXPAND
 
@@ -84,7 +84,8 @@ class Brian2Backend(Backend):
                         dev=net.params_device(), encoding=enc, input_rate=input_rate,
                         seed=seed, window=window, evaluate_ann=evaluate_ann,
                         progress=progress, probe=probe, config=cfg,
-                        diagnostics=diagnostics, example_sample=example_sample)
+                        diagnostics=diagnostics, example_sample=example_sample,
+                        synaptic_delay=coerce(SynapticDelay, synaptic_delay, "synaptic_delay"))
 
 
 def _nodes() -> frozenset:

@@ -20,6 +20,7 @@ from ...ir import Graph
 from ...ir.options import Encoding, coerce
 from ...sim.windows import BatchOutput, readout_window
 from .build import MONITORED, Built, build
+from .sops import synaptic_ops
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +67,27 @@ class Brian2Net:
 
     def run_batch(self, x, timesteps: int, encoding: Encoding | str = Encoding.ANALOG,
                   window: int | None = None, seed: int = 0, sample_index=None,
-                  input_rate: float = 1.0, probe=None, **_ignored) -> BatchOutput:
+                  input_rate: float = 1.0, probe=None, synaptic_delay: int = 1,
+                  **_ignored) -> BatchOutput:
         """Simulate the samples ``x`` (B, ...) for ``timesteps`` steps in Brian2."""
         import brian2 as b2
 
         if coerce(Encoding, encoding, "encoding") is not Encoding.ANALOG:
             raise SimulationError("the brian2 backend takes analog input only")
+        if int(synaptic_delay) != 1:
+            raise SimulationError("Brian2 delivers spikes one step later: synaptic_delay "
+                                  "must be 1 (CLI: --synaptic-delay 1)")
         if timesteps < 1:
             raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
         xs = self._inputs(x)
         b = len(xs)
         if b > self.copies:  # evaluate() batches by batch_size; run in pieces of `copies`
-            parts = [self.run_batch(x[i:i + self.copies], timesteps, probe=probe)
+            parts = [self.run_batch(x[i:i + self.copies], timesteps, probe=probe,
+                                    synaptic_delay=synaptic_delay)
                      for i in range(0, b, self.copies)]
             return _concat(parts)
         copies = b if probe is not None else self.copies  # traces: no padded copies
-        record = ("current", "v_pre_reset", "v", "count") if probe is not None else ()
+        record = ("current", "v_pre_reset", "v", "count") if probe is not None else ("count",)
         with codegen_target(self.target):
             key = (copies, record)
             t0 = time.perf_counter()
@@ -132,22 +138,19 @@ class Brian2Net:
             a = a.reshape(bt.copies, bt.sizes[name], timesteps)[:b]
             return np.moveaxis(a, -1, 0).reshape(timesteps, b, *shapes[name])
 
-        counts = {}
-        for name, g in bt.groups.items():
-            if not graph[name].membrane_readout:
-                c = np.array(g.count[:]).reshape(bt.copies, -1)[:b]
-                counts[name] = torch.from_numpy(c.reshape(b, *shapes[name]))
-        if out.membrane_readout:
-            s_out = monitored(out.name, "v")
-        else:
-            s_out = np.diff(monitored(out.name, "count"), axis=0, prepend=0)
-        s_out = torch.from_numpy(s_out.reshape(timesteps, b, -1))
+        emitted = {name: monitored(name, "v") if graph[name].membrane_readout
+                   else np.diff(monitored(name, "count"), axis=0, prepend=0)
+                   for name in bt.groups}
+        counts = {name: torch.from_numpy(s.sum(0)) for name, s in emitted.items()
+                  if not graph[name].membrane_readout}
+        s_out = torch.from_numpy(emitted[out.name].reshape(timesteps, b, -1))
         if graph.quant is not None:
             s_out = s_out.round().to(torch.int64)
         readout, pred = readout_window(s_out, None, out.membrane_readout)
         if probe is not None:
             self._probe(bt, probe, b, timesteps, xs, monitored)
-        return BatchOutput(readout=readout, predictions=pred, counts=counts, sops={})
+        sops = synaptic_ops(graph, xs, emitted, timesteps, 1)
+        return BatchOutput(readout=readout, predictions=pred, counts=counts, sops=sops)
 
     def _probe(self, bt: Built, probe, b: int, timesteps: int, xs: np.ndarray, monitored
                ) -> None:
@@ -175,4 +178,4 @@ def _concat(parts: list[BatchOutput]) -> BatchOutput:
     return BatchOutput(readout=torch.cat([p.readout for p in parts]),
                        predictions=torch.cat([p.predictions for p in parts], 1),
                        counts={k: torch.cat([p.counts[k] for p in parts]) for k in parts[0].counts},
-                       sops={})
+                       sops={k: sum(p.sops[k] for p in parts) for k in parts[0].sops})
