@@ -20,6 +20,9 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<net>-T<T>)")
     p.add_argument("--backend", default=DEFAULT, metavar="NAME",
                    help=f"where to run it (default {DEFAULT}): {backend_help('run')}")
+    p.add_argument("--brian2-target", choices=["numpy", "cython"],
+                   help="with --backend brian2: Brian2's code target (default numpy, no "
+                        "compiler needed; cython compiles once, needs a C compiler)")
     return p
 
 
@@ -27,18 +30,24 @@ def run(args) -> int:
     from .. import load
     from ..backends import get_backend
     from ..data import load_dataset
+    from ..errors import ConfigError
     from .common import print_summary
 
     backend = get_backend(args.backend, "run")
+    extra = {}
+    if args.brian2_target is not None:
+        if args.backend != "brian2":
+            raise ConfigError("--brian2-target applies to --backend brian2 only")
+        extra["target"] = args.brian2_target
     snn = load(args.snn)
     backend.check(snn.graph, encoding=args.encoding,  # before any data are loaded
-                  synaptic_delay=args.synaptic_delay)
+                  synaptic_delay=args.synaptic_delay, **extra)
     backend.require()
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
     result = backend.run(snn, test, timesteps=args.timesteps, batch_size=args.batch_size,
                          device=args.device, num_samples=args.num_samples,
                          encoding=args.encoding, input_rate=args.input_rate, seed=args.seed,
-                         synaptic_delay=args.synaptic_delay,
+                         synaptic_delay=args.synaptic_delay, **extra,
                          progress=not args.quiet and not args.json)
     out = Path(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}")
     result.save(out)

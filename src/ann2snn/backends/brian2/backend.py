@@ -80,7 +80,8 @@ class Brian2Backend(Backend):
                          "encoding": enc.value, "input_rate": input_rate, "seed": seed}
         cfg = {**cfg, "backend": self.name, "synaptic_delay": synaptic_delay,
                "brian2_target": target, "brian2_copies": copies}
-        return evaluate(net, x, y, timesteps=timesteps, batch_size=batch_size,
+        # batches of `copies`: one Brian2 network each, and a progress bar that moves
+        return evaluate(net, x, y, timesteps=timesteps, batch_size=min(batch_size, copies),
                         dev=net.params_device(), encoding=enc, input_rate=input_rate,
                         seed=seed, window=window, evaluate_ann=evaluate_ann,
                         progress=progress, probe=probe, config=cfg,
