@@ -39,6 +39,9 @@ BACKENDS.register_lazy("nir", "ann2snn.backends.nir.backend:BACKEND",
 BACKENDS.register_lazy("nengo", "ann2snn.backends.nengo.backend:BACKEND",
                        "Nengo's reference simulator (custom IF neuron type, no synaptic "
                        "delay), docs/backends.md", run=True)
+BACKENDS.register_lazy("brian2", "ann2snn.backends.brian2.backend:BACKEND",
+                       "Brian2 (synaptic delay 1; numpy code, or --brian2-target cython)",
+                       run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:

@@ -63,7 +63,7 @@ _OPTION_HINTS = {
     "reset": "convert with reset={v!r} (CLI: convert --reset {v})",
     "encoding": "simulate with encoding={v!r} (CLI: --encoding {v})",
     "readout": "convert with softmax_readout='spikes' for a spiking output layer",
-    "synaptic_delay": "use synaptic_delay={v}",
+    "synaptic_delay": "use synaptic_delay={v} (CLI: --synaptic-delay {v})",
 }
 
 

@@ -109,9 +109,14 @@ def expand(node: n.Node, in_shapes: list[Shape], out_shape: Shape) -> Expansion:
 
 
 def expand_in(graph, name: str) -> Expansion:
-    """The node ``name`` of ``graph`` as connection lists."""
+    """The node ``name`` of ``graph`` as connection lists; in integer mode (a quantized
+    graph) pooling is the integer sum over each window (docs/integer-mode.md), weight 1."""
     x = graph[name]
-    return expand(x, [graph.shapes[i] for i in x.inputs], graph.shapes[name])
+    e = expand(x, [graph.shapes[i] for i in x.inputs], graph.shapes[name])
+    if graph.quant is not None and isinstance(x, (n.AvgPool, n.GlobalAvgPool)):
+        e = Expansion(tuple(Connections(c.pre, c.post, np.ones_like(c.weight), c.n_pre,
+                                        c.n_post) for c in e.inputs), e.bias)
+    return e
 
 
 # -- building blocks ---------------------------------------------------------------------

@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--backend", default=DEFAULT, metavar="NAME",
                    help=f"where to run it (default {DEFAULT}): {backend_help('run')}")
     add_scale_args(p)
+    p.add_argument("--brian2-target", choices=["numpy", "cython"],
+                   help="with --backend brian2: Brian2's code target (default numpy, no "
+                        "compiler needed; cython compiles once, needs a C compiler)")
     return p
 
 
@@ -34,7 +37,7 @@ def run(args) -> int:
     from .. import load
     from ..backends import DEFAULT, get_backend
     from ..data import load_dataset
-    from ..errors import Ann2SnnError
+    from ..errors import Ann2SnnError, ConfigError
     from ..scale import distributed
     from ..scale.store import BatchStore, Checked, store_for
     from ..validate import writable_output
@@ -50,9 +53,14 @@ def run(args) -> int:
     if args.backend != DEFAULT and (scaled or args.resume):
         raise Ann2SnnError(f"--workers, --resume and torchrun need the built-in backend "
                            f"('{DEFAULT}'), not '{args.backend}'")
+    extra = {}
+    if args.brian2_target is not None:
+        if args.backend != "brian2":
+            raise ConfigError("--brian2-target applies to --backend brian2 only")
+        extra["target"] = args.brian2_target
     snn = load(args.snn)
     backend.check(snn.graph, encoding=args.encoding,  # before any data are loaded
-                  synaptic_delay=args.synaptic_delay)
+                  synaptic_delay=args.synaptic_delay, **extra)
     backend.require()
     store.check_start()
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
@@ -62,7 +70,7 @@ def run(args) -> int:
                            device=device, num_samples=args.num_samples,
                            encoding=args.encoding, input_rate=args.input_rate,
                            seed=args.seed, synaptic_delay=args.synaptic_delay,
-                           progress=progress, **opts)
+                           progress=progress, **extra, **opts)
 
     if args.workers > 1 and not distributed.launched():
         try:  # refuse a store of another run here, before the processes start
