@@ -33,6 +33,9 @@ BACKENDS.register_lazy(DEFAULT, "ann2snn.backends.builtin:BACKEND",
 BACKENDS.register_lazy("c", "ann2snn.backends.c.backend:BACKEND",
                        "portable C99 source (integer mode bit-exact, or --float), "
                        "docs/c-export.md", export=True)
+BACKENDS.register_lazy("nest", "ann2snn.backends.nest:BACKEND",
+                       "NEST through PyNN (iaf_psc_delta, 1-step synaptic delay, reset to "
+                       "zero), docs/backends.md", run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:
