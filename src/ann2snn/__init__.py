@@ -15,6 +15,7 @@ _EXPORTS = {
     "export": "backends",
     "Graph": "ir", "ResetMode": "ir", "Encoding": "ir", "Readout": "ir", "NormMethod": "ir",
     "SoftmaxReadout": "ir", "QuantScale": "ir",
+    "SynapticDelay": "ir",
     "QuantSpec": "quantize",
     "Ann2SnnError": "errors", "ConversionError": "errors",
 }

@@ -13,7 +13,7 @@ from .arrays import labelled_samples, samples
 from .errors import Ann2SnnError, SimulationError
 from .ir import Graph, is_quantized, load_bundle, save_bundle
 from .ir import nodes as n
-from .ir.options import Encoding, coerce
+from .ir.options import Encoding, SynapticDelay, coerce
 from .results import SimulationResult
 from .sim.ops import ann_forward
 from .sim.simulator import Probe, SpikingNetwork
@@ -54,8 +54,12 @@ class SNN(SpikingNetwork):
                  seed: int = 0, window: int | None = None, evaluate_ann: bool = True,
                  progress: bool = False, probe: Probe | None = None,
                  config: dict | None = None, diagnostics: bool = True,
-                 example_sample: int | None = 0) -> SimulationResult:
+                 example_sample: int | None = 0,
+                 synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> SimulationResult:
         """Simulate ``data`` (a Dataset, or an array with ``labels``) for ``timesteps``.
+
+        ``synaptic_delay`` (0, or 1 as Brian2 and NEST impose): the steps a spike takes
+        along a connection out of a population (docs/design.md §3).
 
         ``diagnostics`` accumulates the per-population metrics of docs/diagnostics.md
         (ANN/SNN correlation, clipping, error decomposition; needs the ANN) and
@@ -73,12 +77,13 @@ class SNN(SpikingNetwork):
             raise SimulationError(f"batch size must be >= 1, got {batch_size}")
         dev = as_device(device)
         encoding = coerce(Encoding, encoding, "encoding")
+        delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
         self.to(dev)
         return evaluate(self, x, y, timesteps=timesteps, batch_size=batch_size, dev=dev,
                         encoding=encoding, input_rate=input_rate, seed=seed, window=window,
                         evaluate_ann=evaluate_ann, progress=progress, probe=probe,
                         config=config, diagnostics=diagnostics,
-                        example_sample=example_sample)
+                        example_sample=example_sample, synaptic_delay=delay)
 
     def summary(self) -> list[dict]:
         """Per-layer rows: name, type, output shape, parameters, neurons, threshold scale."""

@@ -108,6 +108,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
         result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
                               device=s.device, num_samples=d.num_samples, encoding=encoding,
                               input_rate=s.input_rate, seed=s.seed, window=s.window,
+                              synaptic_delay=s.synaptic_delay,
                               evaluate_ann=cfg.tools.evaluate_ann, progress=progress,
                               config=resolved)
         result.wall_time_s["convert"] = convert_s

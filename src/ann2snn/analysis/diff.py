@@ -9,6 +9,9 @@ The first divergence is the smallest position in *simulation order*: earliest ti
 first, then the layer in topological order (as listed in the trace's meta), then the
 sample, then the flat (C-order) neuron index. At one step a layer's current depends on
 the spikes of the layers before it, so this order points at the cause, not a consequence.
+
+Traces recorded at different synaptic delays (meta ``synaptic_delay``, docs/design.md §3)
+are refused: their spikes are not meant to agree.
 """
 
 from __future__ import annotations
@@ -107,6 +110,15 @@ def diff_traces(a: Trace, b: Trace, atol: float = 0.0,
     if atol < 0:
         raise TraceError(f"--atol must be >= 0, got {atol}")
     notes: list[str] = []
+    da, db = a.synaptic_delay, b.synaptic_delay
+    if da is not None and db is not None and da != db:
+        raise TraceError(f"the traces were recorded at different synaptic delays: A {da} "
+                         f"step(s), B {db} step(s), so their spikes are not meant to agree; "
+                         "record both at the same delay (ann2snn trace --synaptic-delay "
+                         f"{max(da, db)})")
+    if (da is None) != (db is None):
+        notes.append("the trace without a manifest does not say its synaptic delay; the "
+                     f"other was recorded at {da if db is None else db} step(s)")
     if a.timesteps != b.timesteps:
         raise TraceError(f"the traces have different lengths: A {a.timesteps} steps, "
                          f"B {b.timesteps} steps; record both with the same --timesteps")
@@ -120,7 +132,8 @@ def diff_traces(a: Trace, b: Trace, atol: float = 0.0,
         notes.append("samples compared by position (one trace has no manifest)")
     for key in sorted(set(a.extra) | set(b.extra)):
         va, vb = a.extra.get(key), b.extra.get(key)
-        if va is not None and vb is not None and va != vb and key != "neuron_index":
+        if va is not None and vb is not None and va != vb and key not in \
+                ("neuron_index", "synaptic_delay"):
             notes.append(f"{key}: {va} (A) vs {vb} (B)")
     names_a, names_b = set(a.layer_names), set(b.layer_names)
     if layers is None:

@@ -16,7 +16,7 @@ import torch
 from ..errors import SimulationError
 from ..ir import nodes as n
 from ..ir.facts import static_nodes
-from ..ir.options import Encoding
+from ..ir.options import Encoding, SynapticDelay
 from ..results import SimulationResult
 from .counts import macs_per_layer
 
@@ -34,7 +34,8 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
              dev: torch.device, encoding: Encoding, input_rate: float, seed: int,
              window: int | None, evaluate_ann: bool, progress: bool, probe,
              config: dict | None, diagnostics: bool,
-             example_sample: int | None) -> SimulationResult:
+             example_sample: int | None,
+             synaptic_delay: SynapticDelay = SynapticDelay.NONE) -> SimulationResult:
     """Simulate the checked samples ``x`` (labels ``y``) on ``snn`` (an SNN, already
     on ``dev``); the arguments are those of ``SNN.simulate``."""
     from tqdm.auto import tqdm
@@ -69,7 +70,7 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
         bo = snn.run_batch(xb, timesteps, encoding, window=window, seed=seed,
                            input_rate=input_rate,
                            sample_index=torch.arange(i, min(i + batch_size, len(x))),
-                           probe=probe)
+                           probe=probe, synaptic_delay=synaptic_delay)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         wall["snn"] = wall.get("snn", 0.0) + time.perf_counter() - t0
@@ -93,7 +94,8 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
 
         t0 = time.perf_counter()
         example = record_example(snn, x, example_sample, timesteps, encoding,
-                                 input_rate, seed, example_acts)
+                                 input_rate, seed, example_acts,
+                                 synaptic_delay=synaptic_delay)
         wall["diagnostics"] += time.perf_counter() - t0
     if ann_model is None:
         del wall["ann"]
@@ -103,7 +105,8 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
         readout=snn.readout_mode,
         config=config or {"timesteps": timesteps, "batch_size": batch_size,
                           "device": str(dev), "encoding": encoding.value,
-                          "input_rate": input_rate, "seed": seed},
+                          "input_rate": input_rate, "seed": seed,
+                          "synaptic_delay": int(synaptic_delay)},
         layers=[a.diagnostics() for a in accs.values()], example=example,
         example_index=example_sample if example is not None else None,
         normalization=(ann_graph or graph).meta.get("normalization"))

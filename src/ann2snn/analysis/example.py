@@ -16,7 +16,7 @@ from .traceio import Trace
 def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Encoding,
                    input_rate: float = 1.0, seed: int = 0,
                    ann_acts: dict[str, np.ndarray] | None = None,
-                   max_neurons: int = 96) -> Trace:
+                   max_neurons: int = 96, synaptic_delay: int = 0) -> Trace:
     """Trace sample ``x[index]`` through every spiking population, keeping at most
     ``max_neurons`` neurons per population (a seeded random subset, in index order) so
     that the cost stays small for any network. ``ann_acts`` (population -> (1, *shape))
@@ -32,8 +32,9 @@ def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Enc
     dev = snn.params_device()
     snn.run_batch(torch.from_numpy(x[index:index + 1]).to(dev), timesteps, encoding,
                   seed=seed, input_rate=input_rate, sample_index=torch.tensor([index]),
-                  probe=rec)
+                  probe=rec, synaptic_delay=synaptic_delay)
     if ann_acts:
         rec.add_ann(0, ann_acts)
     return rec.trace(snn.graph, [index], "ann2snn float simulator (neuron subset)",
-                     {"neuron_index": {k: v.tolist() for k, v in keep.items()}})
+                     {"neuron_index": {k: v.tolist() for k, v in keep.items()},
+                      "synaptic_delay": int(synaptic_delay)})

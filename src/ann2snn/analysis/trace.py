@@ -23,7 +23,7 @@ from ..arrays import to_numpy
 from ..errors import SimulationError
 from ..ir import Graph, facts, is_quantized
 from ..ir import nodes as n
-from ..ir.options import Encoding, coerce
+from ..ir.options import Encoding, SynapticDelay, coerce
 from .traceio import ANN_KIND, KINDS, STEP_KINDS, LayerInfo, Trace, TraceError, load_trace
 
 log = logging.getLogger(__name__)
@@ -193,13 +193,15 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
                  layers: Iterable[str] | None = None,
                  encoding: Encoding | str = Encoding.ANALOG, *,
                  kinds: Iterable[str] | None = None, input_rate: float = 1.0, seed: int = 0,
-                 batch_size: int = 64, device: str = "cpu") -> Trace:
+                 batch_size: int = 64, device: str = "cpu",
+                 synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> Trace:
     """Simulate the samples ``x[sample_indices]`` for ``timesteps`` steps and trace them.
 
     ``x`` is the whole data set (array ``(N, ...)`` or a Dataset) so that the trace names
     dataset indices and Poisson input is the same as in ``snn.simulate`` over all of ``x``
     (its random numbers depend on the sample index, not on the batch). Adds ``{layer}/ann``,
-    the normalized ANN activation, when the network carries its ANN.
+    the normalized ANN activation, when the network carries its ANN. The meta's extra
+    records ``encoding`` and ``synaptic_delay``.
     """
     from .. import __version__
 
@@ -213,6 +215,7 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
     if timesteps < 1:
         raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
     encoding = coerce(Encoding, encoding, "encoding")
+    delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
     layers = check_layers(snn.graph, layers)
     rec = TraceRecorder(layers=layers, kinds=kinds)
     rec.set_inputs(snn.graph.inputs)
@@ -231,11 +234,12 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
         part = idx[i:i + batch_size]
         xb = torch.from_numpy(x[part]).to(dev)
         snn.run_batch(xb, timesteps, encoding, seed=seed, input_rate=input_rate,
-                      sample_index=torch.as_tensor(part), probe=rec)
+                      sample_index=torch.as_tensor(part), probe=rec, synaptic_delay=delay)
         if model is not None:
             with torch.no_grad():
                 _, acts = model(xb, set(sources.values()))
             rec.add_ann(i, {p: acts[s].cpu().numpy() for p, s in sources.items()})
     kind = "integer" if is_quantized(snn.graph) else "float"
     src = f"ann2snn {__version__} {kind} simulator"
-    return rec.trace(snn.graph, idx, src, {"encoding": encoding.value})
+    return rec.trace(snn.graph, idx, src, {"encoding": encoding.value,
+                                           "synaptic_delay": int(delay)})

@@ -98,6 +98,16 @@ class Trace:
                 return x
         raise TraceError(f"the trace has no layer '{name}' (layers: {self.layer_names})")
 
+    @property
+    def synaptic_delay(self) -> int | None:
+        """The synaptic delay in steps the trace was recorded at (meta key
+        ``synaptic_delay``; a meta without it means 0, as every trace written before the
+        option and the C backend's); None for a directory without manifest.json."""
+        d = self.extra.get("synaptic_delay", 0 if self.ordered else None)
+        if d is not None and (isinstance(d, bool) or d not in (0, 1)):
+            raise TraceError(f"the trace meta says synaptic_delay {d!r}; it must be 0 or 1")
+        return None if d is None else int(d)
+
     def get(self, layer: str, kind: str) -> np.ndarray | None:
         return self.arrays.get(f"{layer}/{kind}")
 

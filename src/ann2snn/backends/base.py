@@ -24,7 +24,7 @@ from typing import ClassVar
 from ..errors import Ann2SnnError, UnsupportedLayerError
 from ..ir import is_quantized
 from ..ir import nodes as n
-from ..ir.options import Encoding, Readout, ResetMode, coerce
+from ..ir.options import Encoding, Readout, ResetMode, SynapticDelay, coerce
 
 
 class Arithmetic(enum.Enum):
@@ -184,7 +184,9 @@ class Backend:
         enc = coerce(Encoding, options.get("encoding", Encoding.ANALOG), "encoding")
         if enc not in sup.encoding:
             out.append(self._option("encoding", enc, sup.encoding))
-        delay = options.get("synaptic_delay", graph.meta.get("synaptic_delay", 0))
+        delay = coerce(SynapticDelay, options.get("synaptic_delay",
+                                                  graph.meta.get("synaptic_delay", 0)),
+                       "synaptic_delay")
         if delay not in sup.synaptic_delay:
             out.append(self._option("synaptic_delay", delay, sup.synaptic_delay))
         return out + self.extra_problems(graph, **options)

@@ -37,8 +37,15 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-rate", type=float, default=1.0,
                    help="Poisson spike probability per step for an input of 1 (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
+    add_delay_arg(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+
+
+def add_delay_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--synaptic-delay", type=int, choices=[0, 1], default=0, metavar="{0,1}",
+                   help="steps a spike takes to the next population: 0 (default, same step) "
+                        "or 1 (as in Brian2 and NEST, whose results it then reproduces)")
 
 
 def add_convert_args(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ def add_parser(sub):
                     "simulation order (time step, then layer, then sample, then neuron) with "
                     "both values and the neuron's inputs at that step.",
         epilog="Exit status: 0 equal, 1 different, 2 bad input (unreadable trace, different "
-               "steps, samples or layers).\n"
+               "steps, samples, layers or synaptic delays).\n"
                "Example:\n  ann2snn diff trace.npz c_trace/ --atol 1e-6",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("a", metavar="A", help="a trace: file.npz or a directory")

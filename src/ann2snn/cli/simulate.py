@@ -31,12 +31,14 @@ def run(args) -> int:
 
     backend = get_backend(args.backend, "run")
     snn = load(args.snn)
-    backend.check(snn.graph, encoding=args.encoding)  # before any data are loaded
+    backend.check(snn.graph, encoding=args.encoding,  # before any data are loaded
+                  synaptic_delay=args.synaptic_delay)
     backend.require()
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
     result = backend.run(snn, test, timesteps=args.timesteps, batch_size=args.batch_size,
                          device=args.device, num_samples=args.num_samples,
                          encoding=args.encoding, input_rate=args.input_rate, seed=args.seed,
+                         synaptic_delay=args.synaptic_delay,
                          progress=not args.quiet and not args.json)
     out = Path(args.out or f"runs/{Path(args.snn).stem}-T{args.timesteps}")
     result.save(out)

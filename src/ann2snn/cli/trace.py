@@ -9,7 +9,7 @@ from ..errors import ConfigError
 
 
 def add_parser(sub):
-    from .common import add_dataset_args
+    from .common import add_dataset_args, add_delay_arg
 
     p = sub.add_parser(
         "trace", help="record currents, membranes and spikes of a few samples",
@@ -38,6 +38,7 @@ def add_parser(sub):
                    help="Poisson spike probability per step for an input of 1 (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    add_delay_arg(p)
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="trace.npz, or a directory for --format npy/csv")
     p.add_argument("--format", choices=["npz", "npy", "csv"],
@@ -88,7 +89,7 @@ def run(args) -> int:
     idx = parse_samples(args.samples, len(test))
     trace = record_trace(snn, test.x, idx, args.timesteps, args.layers, args.encoding,
                          kinds=args.kinds, input_rate=args.input_rate, seed=args.seed,
-                         device=args.device)
+                         device=args.device, synaptic_delay=args.synaptic_delay)
     trace.source += f" ({Path(args.snn).name}, {args.dataset} test set)"
     path = trace.save(out, fmt)
     size = sum(a.nbytes for a in trace.arrays.values())

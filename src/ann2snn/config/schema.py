@@ -61,6 +61,8 @@ class SimulationConfig(_Strict):
     input_rate: float = Field(1.0, gt=0)
     seed: int = 0
     window: int | None = Field(None, ge=1)
+    synaptic_delay: Literal[0, 1] = Field(0, description="steps a spike takes to the next "
+                                          "population (1: as Brian2 and NEST)")
 
 
 class ToolsConfig(_Strict):

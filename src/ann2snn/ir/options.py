@@ -30,6 +30,16 @@ class Encoding(enum.Enum):
     TTFS = "ttfs"  #: one spike per input at step round((1 − x)·(T − 1))
 
 
+class SynapticDelay(enum.IntEnum):
+    """Steps a spike takes along a connection out of a population (docs/design.md §3).
+
+    An int enum: members compare and hash as 0 and 1, so backends declare plain ints.
+    """
+
+    NONE = 0  #: the spike of step t reaches the next population at t (INIsim's order)
+    ONE_STEP = 1  #: it reaches it at t + 1 (clock-driven simulators: Brian2, NEST)
+
+
 class Readout(enum.Enum):
     """What the prediction is read from."""
 
@@ -60,7 +70,8 @@ class QuantScale(enum.Enum):
 
 def coerce(cls: type[E], value: E | str, what: str | None = None) -> E:
     """``value`` as a member of the enum ``cls``: a member passes, a string is looked up
-    by value (case-insensitive). Anything else raises :class:`ConfigError` naming
+    by value (case-insensitive), and for an int enum (:class:`SynapticDelay`) an int or
+    a string of digits by value. Anything else raises :class:`ConfigError` naming
     ``what`` and the accepted values."""
     if isinstance(value, cls):
         return value
@@ -68,5 +79,11 @@ def coerce(cls: type[E], value: E | str, what: str | None = None) -> E:
         for member in cls:
             if member.value == value.lower():
                 return member
+    if issubclass(cls, int) and not isinstance(value, bool):
+        try:
+            return cls(int(value) if isinstance(value, str) and value.strip().isdigit()
+                       else value)
+        except ValueError:
+            pass
     choices = ", ".join(repr(m.value) for m in cls)
     raise ConfigError(f"{what or cls.__name__} must be one of {choices}, got {value!r}")

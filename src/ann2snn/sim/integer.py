@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import SimulationError
-from ..ir import Graph, QuantInfo, ResetMode, coerce, facts
+from ..ir import Graph, QuantInfo, ResetMode, SynapticDelay, coerce, facts
 from ..ir import nodes as n
 from ..ir.quant import if_thresholds
 from .encoders import Encoding
@@ -117,7 +117,8 @@ def _params(net, dev) -> IntParams:
 def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANALOG,
                 window: int | None = None, seed: int = 0, sample_index=None,
                 input_rate: float = 1.0, probe: Probe | None = None, count_ops: bool = True,
-                memory_budget: int = 256 << 20) -> BatchOutput:
+                memory_budget: int = 256 << 20,
+                synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> BatchOutput:
     """Simulate one batch of a quantized network; the float simulator's interface.
 
     ``net`` is a :class:`SpikingNetwork` (for its graph, device and fan-out counts).
@@ -125,6 +126,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
     """
     graph: Graph = net.graph
     encoding = coerce(Encoding, encoding, "encoding")
+    delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
     if encoding is not Encoding.ANALOG:
         raise SimulationError("integer mode supports analog input only (the input is "
                               "quantized to integers and presented every step)")
@@ -144,7 +146,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
     if chunk < b:
         return run_chunked(lambda i, j: run_integer(
             net, xi[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
-            None, count_ops, memory_budget), b, chunk)
+            None, count_ops, memory_budget, delay), b, chunk)
     ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in facts.populations(graph)}
     ops = WindowOps(
         inputs=lambda t0, k: (xi, True),
@@ -155,7 +157,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
         apply=lambda node, xs: int_apply(node, xs, prm),
         fanout=net._fanout_of)
     return run_windows(graph, ops, b, timesteps, window, probe,
-                       set() if count_ops else None)
+                       set() if count_ops else None, int(delay))
 
 
 def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool
@@ -208,7 +210,8 @@ class IntegerNetwork(SpikingNetwork):
         return run_integer(self, x, timesteps, encoding, **kwargs)
 
 
-def integer_trace(net, x, timesteps: int, window: int | None = None
+def integer_trace(net, x, timesteps: int, window: int | None = None,
+                  synaptic_delay: SynapticDelay | int = SynapticDelay.NONE
                   ) -> dict[str, dict[str, np.ndarray]]:
     """Every population's current, v_pre_reset, v and spikes, and the input as presented:
     ``{layer: {kind: int32 array (T, S, *shape)}}`` — what the C program's trace holds."""
@@ -217,7 +220,8 @@ def integer_trace(net, x, timesteps: int, window: int | None = None
     def probe(name: str, kind: str, t: torch.Tensor, t0: int) -> None:
         rec.setdefault(name, {}).setdefault(kind, []).append(t.to(torch.int64).cpu())
 
-    run_integer(net, x, timesteps, window=window, probe=probe, count_ops=False)
+    run_integer(net, x, timesteps, window=window, probe=probe, count_ops=False,
+                synaptic_delay=synaptic_delay)
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, kinds in rec.items():
         out[name] = {}

@@ -12,7 +12,7 @@ import math
 import torch
 
 from ..errors import SimulationError
-from ..ir import Encoding, Graph, coerce, facts
+from ..ir import Encoding, Graph, SynapticDelay, coerce, facts
 from ..ir import nodes as n
 from . import pooling
 from .encoders import element_keys, poisson_window, ttfs_window
@@ -58,10 +58,13 @@ class SpikingNetwork(torch.nn.Module):
                   encoding: Encoding | str = Encoding.ANALOG, window: int | None = None,
                   seed: int = 0, sample_index=None, input_rate: float = 1.0,
                   probe: Probe | None = None, count_ops: bool = True,
-                  memory_budget: int = 256 << 20) -> BatchOutput:
+                  memory_budget: int = 256 << 20,
+                  synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> BatchOutput:
         """Simulate one batch ``x`` (B, ...) for ``timesteps`` steps. ``encoding``: an
-        :class:`Encoding` or its string value."""
+        :class:`Encoding` or its string value; ``synaptic_delay``: 0 or 1 step per
+        connection out of a population (docs/design.md §3)."""
         encoding = coerce(Encoding, encoding, "encoding")
+        delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
         dev = self.params_device()
         x = torch.as_tensor(x, dtype=torch.float32).to(dev)
         if tuple(x.shape[1:]) != tuple(self.graph.input_shape):
@@ -79,7 +82,7 @@ class SpikingNetwork(torch.nn.Module):
         if chunk < b:
             return run_chunked(lambda i, j: self.run_batch(
                 x[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
-                None, count_ops, memory_budget), b, chunk)
+                None, count_ops, memory_budget, delay), b, chunk)
         keys = element_keys(seed, torch.as_tensor(sample_index, device=dev), x[0].numel()) \
             if encoding is Encoding.POISSON else None
 
@@ -99,7 +102,7 @@ class SpikingNetwork(torch.nn.Module):
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
                         self._fanout_of)
         return run_windows(self.graph, ops, b, timesteps, window, probe,
-                           self._binary if count_ops else None)
+                           self._binary if count_ops else None, int(delay))
 
     def params_device(self) -> torch.device:
         for buf in self.params.buffers():

@@ -2,9 +2,14 @@
 
 Time is processed in windows of K steps. Within a window the network runs layer by
 layer: each synaptic operation is one batched call over (K × batch), then each neuron
-population is an elementwise scan over K. Since there is no synaptic delay this equals
-the step-by-step order exactly. Tensors that depend only on an analog input are
-"static": they are computed once per batch (the first layer's constant current).
+population is an elementwise scan over K. With synaptic delay 0 this equals the
+step-by-step order exactly. With delay 1 (docs/design.md §3) every spike source (a
+population, or a spike-encoded input) is read by its consumers one step late: the
+window's spikes at steps t0..t0+K-1 are presented at t0+1..t0+K, the window's first step
+getting the previous window's last (zeros before step 0); a step-by-step loop with a
+one-step spike buffer per connection gives the same (tested). Tensors that depend only
+on an analog input are "static": they are computed once per batch (the first layer's
+constant current).
 What differs between the simulators is passed in as :class:`WindowOps`.
 """
 
@@ -97,20 +102,52 @@ def readout_window(s_out: torch.Tensor, prev: torch.Tensor | None, membrane: boo
     return run[-1], pred
 
 
+def delayed(s: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+    """The window's spikes ``s`` (K, ...) one step late: ``prev`` (the previous window's
+    last step; None: zeros) first, then ``s[:-1]``. Keeps ``s``'s memory layout."""
+    out = torch.empty_like(s)
+    if prev is None:
+        out[0].zero_()
+    else:
+        out[0].copy_(prev)
+    out[1:].copy_(s[:-1])
+    return out
+
+
+def delay_depth(graph: Graph, delay: int, spike_input: bool) -> int:
+    """Steps before a spike can first reach the output population: the fewest delayed
+    connections on a path from the input (``delay`` each; the input's own connections
+    count when ``spike_input``, an analog input being a current). Until then the output
+    sees only its bias (prediction -1 for a spike-count readout without one)."""
+    d: dict[str, int] = {}
+    for x in graph:
+        if not x.inputs:
+            d[x.name] = 0
+            continue
+        d[x.name] = min(d[i] + (delay if graph[i].population or
+                                (spike_input and not graph[i].inputs) else 0)
+                        for i in x.inputs)
+    return d[graph.output]
+
+
 def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
-                probe: Probe | None, binary: set[str] | None) -> BatchOutput:
+                probe: Probe | None, binary: set[str] | None, delay: int = 0) -> BatchOutput:
     """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (docs/design.md §5).
 
     Static tensors (functions of an analog input only) are computed once. ``binary``:
     the nodes whose outputs are 0/1 spikes; None skips the synaptic-operation counts.
     Dispatch is by node trait: the input (a node without inputs), neuron populations
     (scanned), other stateful nodes on spikes (spiking max pooling), and every other
-    node through ``ops.apply``; the events into synaptic nodes are counted.
+    node through ``ops.apply``; the events into synaptic nodes are counted. ``delay``:
+    the synaptic delay in steps (0 or 1, :func:`delayed`); the readout and the probes see
+    the spikes when they are emitted.
     """
     state: dict[str, object] = {}
     counts: dict[str, torch.Tensor] = {}
     sops: dict[str, list[torch.Tensor]] = {}
     static: dict[str, torch.Tensor] = {}
+    carry: dict[str, torch.Tensor] = {}  # delay 1: each spike source's last step
+    emitted = None  # delay 1: the output population's own spikes, for the readout
     preds, out_acc = [], None
     out_node = graph[graph.output]
     for t0 in range(0, timesteps, window):
@@ -129,6 +166,9 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 v, st = vals[name]
                 if probe is not None and source:
                     probe(name, "spikes", v.expand(k, *v.shape) if st else v, t0)
+                if delay and not st:  # a spike-encoded input
+                    vals[name] = (delayed(v, carry.get(name)), False)
+                    carry[name] = v[-1].clone()
                 continue
             ins = [vals[i] for i in node.inputs]
             if node.population:
@@ -142,6 +182,11 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     c = s.sum(0)
                     counts[name] = counts[name] + c if name in counts else c
                 vals[name] = (s, False)
+                if delay:
+                    vals[name] = (delayed(s, carry.get(name)), False)
+                    carry[name] = s[-1].clone()
+                    if name == graph.output:
+                        emitted = s
             elif node.stateful and not ins[0][1]:  # state besides a population's: max pooling
                 vals[name] = (ops.spiking_maxpool(node, ins[0][0], state), False)
             elif all(st for _, st in ins):
@@ -157,7 +202,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     sops.setdefault(name, []).append(_events_dot(ev, fan).view(k, b).sum(1))
                 y = ops.apply(node, flat)
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
-        out_acc, pred = readout_window(vals[graph.output][0], out_acc, out_node.membrane_readout)
+        s_out = vals[graph.output][0] if emitted is None else emitted
+        out_acc, pred = readout_window(s_out, out_acc, out_node.membrane_readout)
         preds.append(pred)
     return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
                        counts={k_: v.cpu() for k_, v in counts.items()},
