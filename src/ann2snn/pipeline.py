@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .api import convert
+from .backends import get_backend, simulate
 from .config import RunConfig
 from .data import calibration_data, load_dataset
 from .errors import ModelFileError
@@ -82,6 +83,8 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
     """Run the configured job and write the run folder; returns (snn, result, folder)."""
     d, c, s = cfg.data, cfg.conversion, cfg.simulation
     out = Path(cfg.output.dir)
+    if cfg.tools.simulate:  # an unknown backend or a missing package: before any work
+        get_backend(s.backend, "run").require()
     t0 = time.perf_counter()
     calib = calibration_data(d.dataset, n=d.calibration_samples, data_dir=d.data_dir,
                              seed=d.seed, standardize=d.standardize, split=d.calibration_split)
@@ -105,8 +108,9 @@ def run_pipeline(cfg: RunConfig, progress: bool = True
         test = load_dataset(d.dataset, "test", data_dir=d.data_dir, standardize=d.standardize)
         if d.sample_indices:
             test = test.subset(indices=d.sample_indices)
-        result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
-                              device=s.device, num_samples=d.num_samples, encoding=encoding,
+        result = simulate(snn, test, backend=s.backend, timesteps=s.timesteps,
+                              batch_size=s.batch_size, device=s.device,
+                              num_samples=d.num_samples, encoding=encoding,
                               input_rate=s.input_rate, seed=s.seed, window=s.window,
                               synaptic_delay=s.synaptic_delay,
                               evaluate_ann=cfg.tools.evaluate_ann, progress=progress,

@@ -21,7 +21,7 @@ import torch
 
 from ...ir import ResetMode
 from ...ir import nodes as n
-from ...ir.options import Encoding, coerce
+from ...ir.options import Encoding, SynapticDelay, coerce
 from ..base import Arithmetic, Backend, Problem, Supports
 from ..connections import EXPAND
 from .network import run_network
@@ -55,7 +55,7 @@ class _NestNetwork:
         self.plans = plan(snn.graph)
 
     def run_batch(self, xb, timesteps: int, encoding=Encoding.ANALOG, window=None, seed=0,
-                  input_rate=1.0, sample_index=None, probe=None):
+                  input_rate=1.0, sample_index=None, probe=None, synaptic_delay=DELAY):
         from ...sim.windows import BatchOutput, readout_window
 
         x = xb.numpy() if isinstance(xb, torch.Tensor) else np.asarray(xb)
@@ -100,7 +100,7 @@ class NestBackend(Backend):
             super().require()
 
     def problems(self, graph, **options):
-        if options.get("synaptic_delay") is None:
+        if options.get("synaptic_delay") is None:  # not asked for: NEST's own
             options["synaptic_delay"] = DELAY
         return super().problems(graph, **options)
 
@@ -178,7 +178,7 @@ class NestBackend(Backend):
                         evaluate_ann=bool(options.get("evaluate_ann", True)),
                         progress=bool(options.get("progress", False)), probe=None,
                         config=config, diagnostics=bool(options.get("diagnostics", True)),
-                        example_sample=None)
+                        example_sample=None, synaptic_delay=SynapticDelay(DELAY))
 
 
 BACKEND = NestBackend(
