@@ -4,6 +4,7 @@ and the errors for what the backend cannot run, all through the backend registry
 from __future__ import annotations
 
 import pytest
+from test_snntoolbox_config import base, ini, wd  # noqa: F401  (wd: a fixture)
 
 import ann2snn.backends as backends
 from ann2snn.backends import Arithmetic, Backend, BackendRegistry, Supports
@@ -11,8 +12,6 @@ from ann2snn.compat.snntoolbox import config_from_ini
 from ann2snn.errors import ConfigError
 from ann2snn.ir import ResetMode
 from ann2snn.ir import nodes as n
-
-from test_snntoolbox_config import base, ini, wd  # noqa: F401  (wd: a fixture)
 
 
 class Fake(Backend):

@@ -31,27 +31,6 @@ TAU_M = 2.0 ** 60  #: ms: exp(-1/2^60) rounds to 1.0, so the membrane never deca
 NEVER = 1e300  #: mV: the threshold of a population that only integrates (membrane readout)
 
 
-def pynn_weights(w: np.ndarray) -> np.ndarray:
-    """Values that PyNN's unit conversion for ``pyNN.nest`` (× 1000 nA→pA, then × 1e-3
-    for delta synapses, whose weights are mV) turns back into exactly ``w``.
-
-    ``fl(fl(w·1000)·0.001)`` differs from ``w`` by one ulp for about 14 % of random
-    weights; a neighbouring float64 that maps onto ``w`` is chosen instead, which leaves
-    about 2 % one ulp off (they have no preimage), far below the float32 rounding of the
-    built-in simulator. Integer weights (integer mode) map onto themselves exactly."""
-    w = np.asarray(w, np.float64)
-    out = w.copy()
-    bad = (out * 1000.0) * 1e-3 != w
-    for direction in (np.inf, -np.inf):
-        cand = w.copy()
-        for _ in range(4):
-            cand = np.nextafter(cand, direction)
-            ok = bad & ((cand * 1000.0) * 1e-3 == w)
-            out[ok] = cand[ok]
-            bad &= ~ok
-    return out
-
-
 def _cell(sim, threshold: np.ndarray, membrane_readout: bool):
     class IFDelta(sim.IF_curr_delta):
         # PyNN 0.13 lacks this map for IF_curr_delta on NEST, so it can neither set nor
@@ -63,13 +42,32 @@ def _cell(sim, threshold: np.ndarray, membrane_readout: bool):
                    if membrane_readout else threshold)
 
 
-def _tile(c: Connections, b: int) -> np.ndarray:
-    """The (pre, post, weight, delay) list of ``b`` independent copies of ``c``."""
+def _tile(c: Connections, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pre, post, weight) of ``b`` independent copies of ``c``."""
     k = np.arange(b)[:, None]
-    pre = (c.pre[None, :] + k * c.n_pre).reshape(-1)
-    post = (c.post[None, :] + k * c.n_post).reshape(-1)
-    w = np.broadcast_to(pynn_weights(c.weight), (b, len(c))).reshape(-1)
-    return np.column_stack([pre, post, w, np.ones(len(pre))])
+    return ((c.pre[None, :] + k * c.n_pre).reshape(-1),
+            (c.post[None, :] + k * c.n_post).reshape(-1),
+            np.broadcast_to(c.weight, (b, len(c))).reshape(-1))
+
+
+def _connect(sim, pre, post, i, j, w) -> None:
+    """Synapses ``pre[i] -> post[j]`` of weight ``w`` and delay 1 step.
+
+    On NEST the lists go to ``nest.Connect`` in one call (exact float64 weights, in mV);
+    PyNN's ``FromListConnector`` connects one target neuron at a time (about 200 s for
+    one MNIST LeNet) and its unit conversion (× 1000, then × 1e-3) moves 14 % of float
+    weights by one ulp. Other PyNN simulators get the ``FromListConnector``.
+    """
+    if sim.__name__ == "pyNN.nest":
+        import nest
+
+        nest.Connect(np.asarray(pre.first_id + i, np.int64),
+                     np.asarray(post.first_id + j, np.int64), "one_to_one",
+                     {"synapse_model": "static_synapse", "weight": np.asarray(w, np.float64),
+                      "delay": np.ones(len(i))})
+        return
+    rows = np.column_stack([i, j, w, np.ones(len(i))])
+    sim.Projection(pre, post, sim.FromListConnector(rows), receptor_type="excitatory")
 
 
 def run_network(sim, plans: list[PopulationPlan], drives: dict[str, np.ndarray],
@@ -93,13 +91,10 @@ def run_network(sim, plans: list[PopulationPlan], drives: dict[str, np.ndarray],
         drive = drives[p.name].reshape(-1)
         post = np.flatnonzero(drive)
         if len(post):
-            conn = np.column_stack([np.zeros(len(post)), post, pynn_weights(drive[post]),
-                                    np.ones(len(post))])
-            sim.Projection(clock, pop, sim.FromListConnector(conn), receptor_type="excitatory")
+            _connect(sim, clock, pop, np.zeros(len(post), np.int64), post, drive[post])
         for src, c in p.incoming.items():
             if len(c):
-                sim.Projection(pops[src], pop, sim.FromListConnector(_tile(c, b)),
-                               receptor_type="excitatory")
+                _connect(sim, pops[src], pop, *_tile(c, b))
     sim.run(float(timesteps + OFFSET))
     out = {}
     for p in plans:
@@ -112,9 +107,9 @@ def run_network(sim, plans: list[PopulationPlan], drives: dict[str, np.ndarray],
             out[p.name] = v.reshape(timesteps, b, p.size)
         else:
             s = np.zeros((timesteps, b * p.size), np.uint8)
-            for st in seg.spiketrains:
-                t = np.rint(np.asarray(st.magnitude)).astype(np.int64) - OFFSET - 1
-                s[t, int(st.annotations["source_index"])] = 1
+            ids, times = pops[p.name].recorder._get_spiketimes(pops[p.name].all_cells)
+            idx = np.asarray(ids, np.int64) - int(pops[p.name].first_id)
+            s[np.rint(np.asarray(times)).astype(np.int64) - OFFSET - 1, idx] = 1
             out[p.name] = s.reshape(timesteps, b, p.size)
     sim.end()
     return out
