@@ -29,6 +29,8 @@ from .plan import integer_limit, plan, refusals
 
 #: synaptic delay in steps that NEST imposes on every connection
 DELAY = 1
+#: synapses in one NEST network at most (about 1.5 GB): bounds the samples per batch
+MAX_SYNAPSES = 20_000_000
 _NODES = frozenset({n.Input, n.IF, *(t for t in n.NODE_TYPES.values()
                                       if t in EXPAND and not t.analog_only)})
 
@@ -168,6 +170,8 @@ class NestBackend(Backend):
                                 tuple(snn.graph.input_shape))
         sim = load_simulator(self.module)
         runner = _NestNetwork(snn, sim, int(options.get("threads", 1)))
+        synapses = sum(len(c) for p in runner.plans for c in p.incoming.values())
+        batch = max(1, min(batch, MAX_SYNAPSES // max(synapses, 1)))  # NEST's memory
         enc = coerce(Encoding, options.get("encoding", Encoding.ANALOG), "encoding")
         config = options.get("config") or {
             "backend": self.name, "timesteps": timesteps, "batch_size": batch,
