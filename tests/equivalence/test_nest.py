@@ -7,6 +7,7 @@ and the two must agree exactly; integer mode is exact by construction.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner
 pytest.importorskip("pyNN")
 pytest.importorskip("nest")
 

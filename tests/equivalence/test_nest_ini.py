@@ -3,9 +3,12 @@ and gives the built-in simulator's predictions at synaptic delay 1."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
+os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner
 pytest.importorskip("pyNN")
 pytest.importorskip("nest")
 pytest.importorskip("keras")
