@@ -301,8 +301,8 @@ def test_default_values_do_not_warn(wd, caplog):
 
 
 @pytest.mark.parametrize("section,line,needle", [
-    ("simulation", "simulator = brian2", "set simulator = INI"),
-    ("simulation", "simulator = nest", "set simulator = INI"),
+    ("simulation", "simulator = MegaSim", "set simulator = INI"),
+    ("simulation", "simulator = spiNNaker", "untested"),
     ("conversion", "spike_code = ttfs", "spike_code = temporal_mean_rate"),
     ("conversion", "spike_code = temporal_pattern", "rate code only"),
     ("cell", "v_thresh = 0", "must be > 0"),
@@ -340,7 +340,7 @@ def test_result_changing_values_are_errors(wd, section, line, needle):
 
 
 def test_all_errors_at_once(wd):
-    text = base(wd, simulation="simulator = brian2\ntop_k = 5", cell="v_thresh = -2")
+    text = base(wd, simulation="simulator = MegaSim\ntop_k = 5", cell="v_thresh = -2")
     with pytest.raises(ConfigError) as e:
         config_from_ini(ini(wd, text))
     msg = str(e.value)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .api import convert
+from .backends import DEFAULT, get_backend, simulate
 from .config import RunConfig
 from .data import calibration_data, load_dataset
 from .errors import ModelFileError
@@ -129,6 +130,8 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
     if cfg.tools.simulate:
         device_name(s.device)
     set_threads(s.threads)
+    if cfg.tools.simulate:  # an unknown backend or a missing package: before any work
+        get_backend(s.backend, "run").require()
     ctx = distributed.context()
     t0 = time.perf_counter()
     graphs = distributed.broadcast(_graphs(_convert(cfg)) if ctx.is_root else None)
@@ -143,13 +146,15 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
         test = load_dataset(d.dataset, "test", data_dir=d.data_dir, standardize=d.standardize)
         if d.sample_indices:
             test = test.subset(indices=d.sample_indices)
-        result = snn.simulate(test, timesteps=s.timesteps, batch_size=s.batch_size,
-                              device=distributed.local_device(s.device),
-                              num_samples=d.num_samples, encoding=encoding,
-                              input_rate=s.input_rate, seed=s.seed, window=s.window,
-                              synaptic_delay=s.synaptic_delay,
-                              evaluate_ann=cfg.tools.evaluate_ann,
-                              progress=progress and ctx.is_root, config=same, store=store)
+        builtin = s.backend == DEFAULT  # the batch store is the built-in simulator's
+        result = simulate(snn, test, backend=s.backend, timesteps=s.timesteps,
+                          batch_size=s.batch_size, device=distributed.local_device(s.device),
+                          num_samples=d.num_samples, encoding=encoding,
+                          input_rate=s.input_rate, seed=s.seed, window=s.window,
+                          synaptic_delay=s.synaptic_delay,
+                          evaluate_ann=cfg.tools.evaluate_ann,
+                          progress=progress and ctx.is_root, config=same,
+                          **({"store": store} if builtin else {}))
         if result is not None:
             result.wall_time_s["convert"] = convert_s
     if ctx.is_root:
@@ -159,7 +164,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
                 snn.save(tmp / "net.snn")
             if result is not None:
                 write_run_files(result, tmp)
-        if store is not None and cfg.tools.simulate:
+        if store is not None and cfg.tools.simulate and s.backend == DEFAULT:
             store.remove()
     distributed.barrier()
     return snn, result, out

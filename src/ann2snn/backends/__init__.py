@@ -42,6 +42,9 @@ BACKENDS.register_lazy("nengo", "ann2snn.backends.nengo.backend:BACKEND",
 BACKENDS.register_lazy("brian2", "ann2snn.backends.brian2.backend:BACKEND",
                        "Brian2 (synaptic delay 1; numpy code, or --brian2-target cython)",
                        run=True)
+BACKENDS.register_lazy("nest", "ann2snn.backends.nest:BACKEND",
+                       "NEST through PyNN (iaf_psc_delta, 1-step synaptic delay, reset to "
+                       "zero), docs/backends.md", run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:

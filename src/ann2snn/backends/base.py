@@ -152,6 +152,11 @@ class Backend:
         """The arithmetic the backend is asked for (default: the graph's)."""
         return arithmetic_of(graph)
 
+    def delays(self, graph) -> frozenset[int]:
+        """The synaptic delays this backend implements for ``graph``'s arithmetic."""
+        sup = self.supports.get(self.arithmetic(graph)) or next(iter(self.supports.values()))
+        return frozenset(int(d) for d in sup.synaptic_delay)
+
     def problems(self, graph, **options) -> list[Problem]:
         """Every way ``graph`` with ``options`` does not fit this backend."""
         out: list[Problem] = []

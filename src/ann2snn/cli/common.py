@@ -47,9 +47,21 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_delay_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--synaptic-delay", type=int, choices=[0, 1], default=0, metavar="{0,1}",
-                   help="steps a spike takes to the next population: 0 (default, same step) "
-                        "or 1 (as in Brian2 and NEST, whose results it then reproduces)")
+    p.add_argument("--synaptic-delay", type=int, choices=[0, 1], default=None, metavar="{0,1}",
+                   help="steps a spike takes to the next population: 0 (same step) or 1 (as "
+                        "in Brian2 and NEST, whose results it then reproduces); default 0, "
+                        "or the backend's own delay where it has only one (brian2, nest: 1)")
+
+
+def synaptic_delay(args, backend=None, graph=None) -> int:
+    """--synaptic-delay as given, else 0, or the one delay ``backend`` implements."""
+    if args.synaptic_delay is not None:
+        return args.synaptic_delay
+    if backend is not None and graph is not None:
+        delays = backend.delays(graph)
+        if 0 not in delays and len(delays) == 1:
+            return next(iter(delays))
+    return 0
 
 
 def add_scale_args(p: argparse.ArgumentParser, resume: bool = True) -> None:

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..scale import distributed
     from ..scale.store import BatchStore, Checked, store_for
     from ..validate import writable_output
-    from .common import interrupt_on_sigterm, print_summary, resume_command
+    from .common import interrupt_on_sigterm, print_summary, resume_command, synaptic_delay
 
     distributed.check_workers(args.workers)
     backend = get_backend(args.backend, "run")
@@ -59,6 +59,7 @@ def run(args) -> int:
             raise ConfigError("--brian2-target applies to --backend brian2 only")
         extra["target"] = args.brian2_target
     snn = load(args.snn)
+    args.synaptic_delay = synaptic_delay(args, backend, snn.graph)
     backend.check(snn.graph, encoding=args.encoding,  # before any data are loaded
                   synaptic_delay=args.synaptic_delay, **extra)
     backend.require()

@@ -92,7 +92,7 @@ def run(args) -> int:
     idx = parse_samples(args.samples, len(test))
     trace = record_trace(snn, test.x, idx, args.timesteps, args.layers, args.encoding,
                          kinds=args.kinds, input_rate=args.input_rate, seed=args.seed,
-                         device=args.device, synaptic_delay=args.synaptic_delay)
+                         device=args.device, synaptic_delay=args.synaptic_delay or 0)
     trace.source += f" ({Path(args.snn).name}, {args.dataset} test set)"
     path = trace.save(out, fmt)
     if args.quiet:

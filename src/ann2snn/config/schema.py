@@ -61,6 +61,8 @@ class SimulationConfig(_Strict):
     timesteps: int = Field(64, ge=1)
     batch_size: int = Field(256, ge=1)
     device: str = "cpu"
+    backend: str = Field("ann2snn", description="the backend that runs the network "
+                         "(ann2snn simulate --backend): ann2snn, nest, brian2, ...")
     encoding: Literal["analog", "poisson", "ttfs"] = "analog"
     input_rate: float = Field(1.0, gt=0)
     seed: int = 0

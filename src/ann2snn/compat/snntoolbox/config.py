@@ -13,6 +13,8 @@ into a :class:`~ann2snn.config.RunConfig` with the same meaning as INIsim's
   samples are the ones INIsim tests: the first ``num_to_test`` (raised to
   ``batch_size`` and rounded down to whole batches), or the ``sample_idxs_to_test``
   that fill whole batches;
+- ``simulator = INI`` runs the built-in simulator; ``brian2`` and ``nest`` run those
+  backends with the synaptic delay of 1 step they impose (simulators.py);
 - calibration on all of ``x_norm.npz`` (whole batches), or for image folders on
   ``train/`` or, in snntoolbox's own layout, on the test images as snntoolbox does (with
   a warning); percentile of the non-zero activations, reset by subtraction or to zero.
@@ -34,6 +36,7 @@ from ...config.schema import RunConfig, validate
 from ...errors import ConfigError
 from .inputs import dataset_spec, model_spec, test_samples
 from .keys import IGNORED, SECTIONS, UNSUPPORTED
+from .simulators import simulator_backend
 from .values import Values, read_ini
 
 log = logging.getLogger(__name__)
@@ -84,12 +87,8 @@ def _translate(v: Values, path: Path) -> dict[str, Any]:
     model = model_spec(v, path_wd)
 
     # -- [simulation] -------------------------------------------------------------
-    sim = v.get("simulation", "simulator")
-    if sim != "INI":
-        v.error("simulation", "simulator", "ann2snn simulates with its own simulator, which "
-                "follows INIsim (temporal_mean_rate); set simulator = INI")
-    backend = v.get("simulation", "keras_backend")
-    if backend != "tensorflow":
+    backend = simulator_backend(v)
+    if v.get("simulation", "keras_backend") != "tensorflow":
         v.error("simulation", "keras_backend", "ann2snn reads Keras files without any "
                 "backend; remove the key")
     dt = v.get("simulation", "dt")
@@ -162,7 +161,7 @@ def _translate(v: Values, path: Path) -> dict[str, Any]:
             "v_thresh": v_thresh if v_thresh > 0 else 1.0, "dt": dt if dt > 0 else 1.0,
             "softmax_readout": "spikes" if v.get("conversion", "softmax_to_relu")
             else "membrane"},
-        "simulation": {"timesteps": steps, "batch_size": batch,
+        "simulation": {**backend, "timesteps": steps, "batch_size": batch,
                        "encoding": "poisson" if poisson else "analog",
                        "input_rate": rate if rate > 0 else 1.0},
         "tools": {"evaluate_ann": v.get("tools", "evaluate_ann"),
