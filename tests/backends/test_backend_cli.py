@@ -97,3 +97,23 @@ def test_export_refuses_a_float_network_before_reading_data(cli, tmp_path):
     code, out, _ = cli("export", "c", tmp_path / "f.snn", "-o", tmp_path / "c", "--float")
     assert code == 0 and (tmp_path / "c" / "snn_model.c").exists()
     assert "c" in BACKENDS.names("export")
+
+
+def test_the_delay_defaults_to_the_backends_only_delay():
+    from argparse import Namespace
+
+    import numpy as np
+
+    from ann2snn.backends import get_backend
+    from ann2snn.cli.common import synaptic_delay
+    from ann2snn.ir import Graph
+    from ann2snn.ir import nodes as n
+
+    g = Graph([n.Input("x", shape=(3,)), n.Dense("fc", ("x",), weight=np.ones((2, 3))),
+               n.IF("out", ("fc",))], "out")
+    unset, zero = Namespace(synaptic_delay=None), Namespace(synaptic_delay=0)
+    assert synaptic_delay(unset, get_backend("ann2snn"), g) == 0
+    assert synaptic_delay(unset, get_backend("brian2"), g) == 1
+    assert synaptic_delay(unset, get_backend("nest"), g) == 1
+    assert synaptic_delay(zero, get_backend("brian2"), g) == 0  # given: kept (check refuses)
+    assert synaptic_delay(unset) == 0
