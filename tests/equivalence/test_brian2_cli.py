@@ -51,7 +51,7 @@ def test_brian2_run_folder_equals_the_builtin_one_at_delay_1(cli, tmp_path):
 def test_brian2_at_delay_0_exits_2_saying_what_to_pass(cli, tmp_path):
     SNN(digits_net()).save(tmp_path / "d.snn")
     code, _, err = cli("simulate", tmp_path / "d.snn", "--dataset", "digits", "-T", "4",
-                       "--backend", "brian2", "--out", tmp_path / "run")
+                       "--backend", "brian2", "--synaptic-delay", "0", "--out", tmp_path / "run")
     assert code == 2
     assert "synaptic_delay 0" in err and "--synaptic-delay 1" in err
     code, _, err = cli("simulate", tmp_path / "d.snn", "--dataset", "digits", "-T", "4",

@@ -26,6 +26,7 @@ class Net(torch.nn.Module):
 SWEEP = '''
 [model]
 path = "model.py:Net"
+random_weights = true  # the test compares runs of one seeded, untrained network
 
 [data]
 dataset = "digits"

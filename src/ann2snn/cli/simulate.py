@@ -33,6 +33,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     import sys
+    import time
 
     from .. import load
     from ..backends import DEFAULT, get_backend
@@ -82,6 +83,7 @@ def run(args) -> int:
     ctx = distributed.init(args.device)
     interrupt_on_sigterm()
     opts = {"store": store} if args.backend == DEFAULT else {}
+    started = time.time()
     try:
         result = simulate(distributed.local_device(args.device),
                           not args.quiet and not args.json and ctx.is_root, **opts)
@@ -92,7 +94,10 @@ def run(args) -> int:
             print_summary(result, out, args)
         distributed.barrier()
     except KeyboardInterrupt:
-        if store.folder.is_dir():
+        metrics = out / "metrics.json"
+        if store.folder.is_dir() and metrics.is_file() and metrics.stat().st_mtime >= started:
+            store.remove()  # interrupted after this run's folder was complete: stale
+        elif store.folder.is_dir():
             print(f"interrupted: {len(store.done())} batches kept in {store.folder}; "
                   f"resume with:\n  {store.command}", file=sys.stderr)
         raise
