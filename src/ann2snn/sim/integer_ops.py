@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from ..errors import SimulationError
 from ..ir import Graph, Registry
 from ..ir import nodes as n
-from . import kernels
-from .kernels import ops as kops
 from .ops import OPS
+from .pooling import fused_gate
 
 
 class IntParams:
@@ -125,12 +124,9 @@ def spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> tor
     included; ties: lowest index — the first maximum in a row-major window scan).
     The fused gate (sim/kernels/) where it applies, else the loop below."""
     key = node.name + "::count"
-    lib = kernels.library() if s.device.type == "cpu" else None
-    if lib is not None:
-        r = kops.maxpool_gate(lib, node, s, state.get(key))
-        if r is not None:
-            state[key] = r[1]
-            return r[0]
+    out = fused_gate(node, s, state, key)
+    if out is not None:
+        return out
     cnt = state.get(key)
     if cnt is None:
         cnt = torch.zeros_like(s[0])

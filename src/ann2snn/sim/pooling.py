@@ -52,14 +52,26 @@ def spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> tor
     picks). ``state`` carries the counts between windows. Runs the fused gate
     (sim/kernels/) where it applies, else :func:`spiking_maxpool_torch`."""
     key = node.name + "::count"
-    lib = kernels.library() if s.device.type == "cpu" else None
-    if lib is not None:
-        r = kops.maxpool_gate(lib, node, s, state.get(key))
-        if r is not None:
-            state[key] = r[1]
-            state[key + "::steps"] = state.get(key + "::steps", 0) + s.shape[0]
-            return r[0]
+    out = fused_gate(node, s, state, key)
+    if out is not None:
+        state[key + "::steps"] = state.get(key + "::steps", 0) + s.shape[0]
+        return out
     return spiking_maxpool_torch(node, s, state)
+
+
+def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
+               ) -> torch.Tensor | None:
+    """The fused spiking max-pool gate (sim/kernels/) on CPU, keeping the counts in
+    ``state[key]``; None where it does not apply (then the caller's torch path runs).
+    Float and integer spikes alike."""
+    lib = kernels.library() if s.device.type == "cpu" else None
+    if lib is None:
+        return None
+    r = kops.maxpool_gate(lib, node, s, state.get(key))
+    if r is None:
+        return None
+    state[key] = r[1]
+    return r[0]
 
 
 def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict
