@@ -131,7 +131,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
         device_name(s.device)
     set_threads(s.threads)
     if cfg.tools.simulate:  # an unknown backend or a missing package: before any work
-        get_backend(s.backend, "run").require()
+        get_backend(s.backend, "run").require(load=False)
     ctx = distributed.context()
     t0 = time.perf_counter()
     graphs = distributed.broadcast(_graphs(_convert(cfg)) if ctx.is_root else None)

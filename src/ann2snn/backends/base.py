@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -137,11 +138,17 @@ class Backend:
     def can_run(self) -> bool:
         return type(self).run is not Backend.run
 
-    def require(self) -> None:
-        """Import the third-party packages, or say how to install them."""
+    def require(self, load: bool = True) -> None:
+        """Import the third-party packages, or say how to install them. ``load=False``
+        only checks that they are installed (importlib.util.find_spec), for a check
+        before any work that must not load a simulator yet: NEST imported before torch's
+        conversion work segfaults in its ResetKernel later in the same process."""
         for mod in self.requires:
             try:
-                importlib.import_module(mod)
+                if load:
+                    importlib.import_module(mod)
+                elif importlib.util.find_spec(mod) is None:
+                    raise ImportError(f"No module named '{mod}'")
             except ImportError as e:
                 how = install_hint(self.extra) if self.extra else f"install {mod}"
                 raise BackendUnavailable(f"the '{self.name}' backend needs the {mod} package, "

@@ -95,11 +95,11 @@ class NestBackend(Backend):
     #: the PyNN simulator module; ``pyNN.spiNNaker`` would target SpiNNaker (untested)
     module: str = "pyNN.nest"
 
-    def require(self) -> None:
+    def require(self, load: bool = True) -> None:
         os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner on import
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            super().require()
+            super().require(load)
 
     def problems(self, graph, **options):
         if options.get("synaptic_delay") is None:  # not asked for: NEST's own

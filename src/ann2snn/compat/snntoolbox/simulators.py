@@ -44,7 +44,7 @@ def simulator_backend(v) -> dict[str, Any]:
         return {}
     try:
         backend = BACKENDS.get(name, "run")
-        backend.require()
+        backend.require(load=False)
     except (UnknownBackend, BackendUnavailable) as e:
         v.error("simulation", "simulator", str(e))
         return {}
