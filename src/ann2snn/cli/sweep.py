@@ -24,6 +24,22 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..scale.sweep_run import run_sweep_cli
+    from ..scale import distributed
+    from ..scale.sweep import load_sweep
+    from ..scale.sweep_run import run_sweep
 
-    return run_sweep_cli(args)
+    distributed.check_workers(args.workers)
+    sweep = load_sweep(args.config, args.out)  # every point checked before any work
+    if args.workers > 1 and not distributed.launched():
+        return distributed.launch(distributed.strip_workers(args._argv), args.workers)
+    distributed.init(sweep.base.simulation.device)
+    try:
+        root = run_sweep(args.config, args.out,
+                         announce=None if args.quiet else lambda t: print(t, flush=True))
+    finally:
+        distributed.finish()
+    if root is not None:
+        print(f"{len(sweep.points)} points; table {root / 'sweep.md'}; page "
+              f"{root / 'sweep.html'}")
+        print((root / "sweep.md").read_text())
+    return 0

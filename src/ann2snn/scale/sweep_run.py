@@ -33,9 +33,10 @@ def run_point(point: Point) -> None:
         run_pipeline(point.config, progress=False, store=store)
 
 
-def run_sweep(path, out=None, quiet: bool = True) -> Path | None:
+def run_sweep(path, out=None, announce=None) -> Path | None:
     """Run the sweep file ``path`` in this process's share (rank r runs points r, r + W,
-    ...); rank 0 then writes the summary. Returns the sweep folder on rank 0."""
+    ...); rank 0 then writes the summary. Returns the sweep folder on rank 0.
+    ``announce(text)`` is told each point as it starts (the CLI prints it)."""
     from .sweep_report import write_summary
 
     sweep = load_sweep(path, out)
@@ -46,30 +47,11 @@ def run_sweep(path, out=None, quiet: bool = True) -> Path | None:
         if cached(point):
             log.info("point %s: cached", point.name)
             continue
-        if not quiet:
-            print(f"[rank {ctx.rank}] point {i + 1}/{len(mine)}: {point.name}", flush=True)
+        if announce is not None:
+            announce(f"[rank {ctx.rank}] point {i + 1}/{len(mine)}: {point.name}")
         run_point(point)
     distributed.barrier()
     if not ctx.is_root:
         return None
     write_summary(sweep, root)
     return root
-
-
-def run_sweep_cli(args) -> int:
-    from .sweep import load_sweep
-
-    distributed.check_workers(args.workers)
-    sweep = load_sweep(args.config, args.out)  # every point checked before any work
-    if args.workers > 1 and not distributed.launched():
-        return distributed.launch(distributed.strip_workers(args._argv), args.workers)
-    distributed.init(sweep.base.simulation.device)
-    try:
-        root = run_sweep(args.config, args.out, quiet=args.quiet)
-    finally:
-        distributed.finish()
-    if root is not None:
-        print(f"{len(sweep.points)} points; table {root / 'sweep.md'}; page "
-              f"{root / 'sweep.html'}")
-        print((root / "sweep.md").read_text())
-    return 0
