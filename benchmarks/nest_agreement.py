@@ -15,6 +15,7 @@ Prints the seconds per sample of each. Run by hand (not a test):
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -53,22 +54,42 @@ def train(x, y, epochs: int) -> nn.Module:
     return model.eval()
 
 
-def compare(name: str, snn, x, y, timesteps: int, batch: int) -> None:
-    t0 = time.perf_counter()
-    ref = snn.simulate(x, y, timesteps=timesteps, batch_size=256, synaptic_delay=1,
-                       diagnostics=False, example_sample=None, evaluate_ann=False)
-    t_ref = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    got = simulate(snn, x, backend="nest", labels=y, timesteps=timesteps, batch_size=batch,
-                   diagnostics=False, evaluate_ann=False, progress=True)
-    t_nest = time.perf_counter() - t0
-    same_pred = np.mean(ref.snn_predictions[-1] == got.snn_predictions[-1])
-    diff = np.flatnonzero(np.any(ref.snn_readout != got.snn_readout, axis=1))
-    print(f"{name}: {len(x)} samples, T = {timesteps}: identical final predictions "
-          f"{same_pred * 100:.2f} %, samples with different output counts/membranes: "
-          f"{len(diff)} {diff[:10].tolist()}")
-    print(f"  accuracy built-in {ref.snn_accuracy:.4f}, nest {got.snn_accuracy:.4f}; "
-          f"seconds per sample: built-in {t_ref / len(x):.4f}, nest {t_nest / len(x):.3f}")
+def compare(name: str, snn, x, y, timesteps: int, batch: int, chunk: int,
+            out: Path | None) -> None:
+    """Both simulators chunk by chunk; after each chunk the running figures are printed
+    and, with ``out``, written to that JSON file (so a run stopped early still counts)."""
+    preds, diff, t_ref, t_nest, acc_ref, acc_nest = [], [], 0.0, 0.0, 0, 0
+    for lo in range(0, len(x), chunk):
+        xc, yc = x[lo:lo + chunk], y[lo:lo + chunk]
+        t0 = time.perf_counter()
+        ref = snn.simulate(xc, yc, timesteps=timesteps, batch_size=256, synaptic_delay=1,
+                           diagnostics=False, example_sample=None, evaluate_ann=False)
+        t_ref += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        got = simulate(snn, xc, backend="nest", labels=yc, timesteps=timesteps,
+                       batch_size=batch, diagnostics=False, evaluate_ann=False)
+        t_nest += time.perf_counter() - t0
+        preds.append(ref.snn_predictions[-1] == got.snn_predictions[-1])
+        diff += (lo + np.flatnonzero(np.any(ref.snn_readout != got.snn_readout, axis=1))
+                 ).tolist()
+        acc_ref += int((ref.snn_predictions[-1] == yc).sum())
+        acc_nest += int((got.snn_predictions[-1] == yc).sum())
+        done = lo + len(xc)
+        same = np.concatenate(preds)
+        figures = {"mode": name, "samples": done, "timesteps": timesteps,
+                   "identical_predictions": float(same.mean()),
+                   "different_predictions": np.flatnonzero(~same).tolist(),
+                   "different_output_counts": diff,
+                   "accuracy_builtin": acc_ref / done, "accuracy_nest": acc_nest / done,
+                   "seconds_per_sample_builtin": t_ref / done,
+                   "seconds_per_sample_nest": t_nest / done}
+        print(f"{name}: {done} samples, T = {timesteps}: identical final predictions "
+              f"{same.mean() * 100:.2f} %, samples with different output counts/membranes: "
+              f"{len(diff)} {diff[:10]}; accuracy built-in {acc_ref / done:.4f}, nest "
+              f"{acc_nest / done:.4f}; s/sample built-in {t_ref / done:.4f}, nest "
+              f"{t_nest / done:.3f}", flush=True)
+        if out is not None:
+            out.write_text(json.dumps(figures, indent=1))
 
 
 def main() -> None:
@@ -81,6 +102,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--weights", help="reuse this state_dict if it exists, else save it")
     ap.add_argument("--modes", default="integer,float")
+    ap.add_argument("--chunk", type=int, default=50, help="samples between progress reports")
+    ap.add_argument("--out", help="write the running figures of each mode to OUT-<mode>.json")
     args = ap.parse_args()
     tr = load_dataset("mnist", "train", data_dir=args.data_dir)
     te = load_dataset("mnist", "test", data_dir=args.data_dir)
@@ -97,9 +120,11 @@ def main() -> None:
     x, y = te.x[:args.num_samples], te.y[:args.num_samples]
     if "integer" in args.modes:
         compare("integer mode", quantize(snn, calibration=calib), x, y,
-                args.timesteps, args.batch_size)
+                args.timesteps, args.batch_size, args.chunk,
+                Path(f"{args.out}-integer.json") if args.out else None)
     if "float" in args.modes:
-        compare("float mode", snn, x, y, args.timesteps, args.batch_size)
+        compare("float mode", snn, x, y, args.timesteps, args.batch_size, args.chunk,
+                Path(f"{args.out}-float.json") if args.out else None)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from ...ir import Graph
 from ...ir.options import Encoding, coerce
 from ...sim.windows import BatchOutput, readout_window
 from .build import MONITORED, Built, build
-from .sops import synaptic_ops
+from ..replay_sops import synaptic_ops
 
 log = logging.getLogger(__name__)
 

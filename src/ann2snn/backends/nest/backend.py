@@ -2,19 +2,13 @@
 
 ``run`` goes through the same data-set loop as the built-in simulator
 (analysis/evaluate.py) with a stand-in network whose ``run_batch`` builds and runs one
-PyNN network per batch (network.py), so the result, its metrics and its run folder are
+PyNN network per batch (network.py) in a spawned worker process (worker.py: NEST
+never runs in the caller's process), so the result, its metrics and its run folder are
 those of ``snn.simulate(..., synaptic_delay=1)``. What is mapped and why:
 docs/backends.md, "NEST (PyNN)".
 """
 
 from __future__ import annotations
-
-import contextlib
-import importlib
-import io
-import logging
-import os
-import warnings
 
 import numpy as np
 import torch
@@ -24,8 +18,9 @@ from ...ir import nodes as n
 from ...ir.options import Encoding, SynapticDelay, coerce
 from ..base import Arithmetic, Backend, Problem, Supports
 from ..connections import EXPAND
-from .network import run_network
 from .plan import integer_limit, plan, refusals
+from .trace import feed_probe
+from .worker import Worker
 
 #: synaptic delay in steps that NEST imposes on every connection
 DELAY = 1
@@ -35,58 +30,46 @@ _NODES = frozenset({n.Input, n.IF, *(t for t in n.NODE_TYPES.values()
                                       if t in EXPAND and not t.analog_only)})
 
 
-def load_simulator(module: str = "pyNN.nest"):
-    """Import a PyNN simulator module quietly (NEST's banner, PyNN's attempt to compile
-    its NEST extensions and their warnings go nowhere)."""
-    os.environ.setdefault("PYNEST_QUIET", "1")
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        sim = importlib.import_module(module)
-    for name in ("pyNN", "PyNN"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    return sim
-
-
 class _NestNetwork:
-    """What the data-set loop needs of a network, with NEST doing the simulation."""
+    """What the data-set loop needs of a network, with NEST doing the simulation in the
+    spawned ``worker`` (worker.py)."""
 
-    def __init__(self, snn, sim, threads: int):
+    def __init__(self, snn, worker):
         self.graph, self.ann_graph = snn.graph, snn.ann_graph
         self.readout_mode = snn.graph.readout.value
-        self.sim, self.threads = sim, threads
+        self.worker = worker
         self.plans = plan(snn.graph)
 
     def run_batch(self, xb, timesteps: int, encoding=Encoding.ANALOG, window=None, seed=0,
                   input_rate=1.0, sample_index=None, probe=None, synaptic_delay=DELAY):
         from ...sim.windows import BatchOutput, readout_window
+        from ..replay_sops import synaptic_ops
 
         x = xb.numpy() if isinstance(xb, torch.Tensor) else np.asarray(xb)
         if self.graph.quant is not None:
             from ...sim.integer import quantize_input
 
             x = quantize_input(x, self.graph).numpy()
-        x = np.asarray(x, np.float64).reshape(len(x), -1)
+        shaped = np.asarray(x, np.float64)
+        x = shaped.reshape(len(x), -1)
         drives = {p.name: p.drive(x) for p in self.plans}
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            out = run_network(self.sim, self.plans, drives, timesteps, self.threads)
-        counts, sops = {}, {}
-        for p in self.plans:
-            if p.membrane_readout:
-                continue
-            s = out[p.name]
-            counts[p.name] = torch.from_numpy(s.sum(0, dtype=np.float32).reshape(
-                len(x), *p.shape))
-        for p in self.plans:  # synaptic events in NEST: spikes × outgoing synapses
-            for src, c in p.incoming.items():
-                fan = np.bincount(c.pre, minlength=c.n_pre).astype(np.float64)
-                ev = out[src].reshape(timesteps, -1, c.n_pre) @ fan
-                sops[src] = sops.get(src, 0) + torch.from_numpy(ev.sum(1))
+        out = self.worker.run(self.plans, drives, timesteps, record_v=probe is not None)
+        emitted = {p.name: out[p.name].reshape(timesteps, len(x), *p.shape)
+                   for p in self.plans}
+        counts = {p.name: torch.from_numpy(emitted[p.name].sum(0, dtype=np.float32))
+                  for p in self.plans if not p.membrane_readout}
         last = self.graph.output
         final = torch.from_numpy(out[last].astype(np.float32)
                                  if not self.graph[last].membrane_readout else out[last])
+        if self.graph.quant is not None:
+            final = final.round().to(torch.int64)
         readout, pred = readout_window(final, None, self.graph[last].membrane_readout)
-        return BatchOutput(readout=readout.float(), predictions=pred, counts=counts, sops=sops)
+        if probe is not None:
+            feed_probe(probe, self.graph, self.plans, shaped, drives, out, timesteps)
+        # synaptic events counted as the built-in simulator counts them, from NEST's spikes
+        sops = synaptic_ops(self.graph, shaped.astype(np.float32), emitted, timesteps, DELAY)
+        return BatchOutput(readout=readout if self.graph.quant is not None else readout.float(),
+                           predictions=pred, counts=counts, sops=sops)
 
 
 class NestBackend(Backend):
@@ -96,10 +79,9 @@ class NestBackend(Backend):
     module: str = "pyNN.nest"
 
     def require(self, load: bool = True) -> None:
-        os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner on import
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            super().require(load)
+        """Check that PyNN and NEST are installed, without importing them: only the
+        worker process (worker.py) ever loads NEST, whatever ``load`` says."""
+        super().require(load=False)
 
     def problems(self, graph, **options):
         if options.get("synaptic_delay") is None:  # not asked for: NEST's own
@@ -165,24 +147,26 @@ class NestBackend(Backend):
             from ..base import BackendMismatch
 
             raise BackendMismatch(self.name, found, [t.__name__ for t in _NODES])
-        self.require()
+        self.require(load=False)  # NEST is imported by the worker process only
         x, y = labelled_samples(data, options.get("labels"), options.get("num_samples"),
                                 tuple(snn.graph.input_shape))
-        sim = load_simulator(self.module)
-        runner = _NestNetwork(snn, sim, int(options.get("threads", 1)))
+        worker = Worker(self.module, int(options.get("threads", 1)))
+        runner = _NestNetwork(snn, worker)
         synapses = sum(len(c) for p in runner.plans for c in p.incoming.values())
         batch = max(1, min(batch, MAX_SYNAPSES // max(synapses, 1)))  # NEST's memory
         enc = coerce(Encoding, options.get("encoding", Encoding.ANALOG), "encoding")
         config = options.get("config") or {
             "backend": self.name, "timesteps": timesteps, "batch_size": batch,
             "synaptic_delay": DELAY, "encoding": enc.value}
-        return evaluate(runner, x, y, timesteps=timesteps, batch_size=batch,
-                        dev=torch.device("cpu"), encoding=enc, input_rate=1.0,
-                        seed=int(options.get("seed", 0)), window=None,
-                        evaluate_ann=bool(options.get("evaluate_ann", True)),
-                        progress=bool(options.get("progress", False)), probe=None,
-                        config=config, diagnostics=bool(options.get("diagnostics", True)),
-                        example_sample=None, synaptic_delay=SynapticDelay(DELAY))
+        with worker:
+            return evaluate(runner, x, y, timesteps=timesteps, batch_size=batch,
+                            dev=torch.device("cpu"), encoding=enc, input_rate=1.0,
+                            seed=int(options.get("seed", 0)), window=None,
+                            evaluate_ann=bool(options.get("evaluate_ann", True)),
+                            progress=bool(options.get("progress", False)),
+                            probe=options.get("probe"), config=config,
+                            diagnostics=bool(options.get("diagnostics", True)),
+                            example_sample=None, synaptic_delay=SynapticDelay(DELAY))
 
 
 BACKEND = NestBackend(
@@ -194,4 +178,5 @@ BACKEND = NestBackend(
               for a in (Arithmetic.FLOAT, Arithmetic.INTEGER)},
     requires=("pyNN", "nest"),
     extra="nest",
+    traces=True,
 )

@@ -1,6 +1,6 @@
-"""Synaptic operations of a Brian2 run, counted as the built-in simulator counts them.
+"""Synaptic operations of a Brian2 or NEST run, counted as the built-in simulator does.
 
-Brian2 reports spikes, not synaptic events; the events are those spikes delivered
+Brian2 and NEST report spikes, not synaptic events; the events are those spikes delivered
 along the synapses. The shared window loop (sim/windows.py) is run with the recorded
 spikes in place of the populations' scans, so every synaptic op sees the events the
 built-in simulator would count for the same spikes (delayed one step, fan-out from
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...analysis.counts import fanout
-from ...ir import facts
-from ...sim.ops import GraphParams, apply
-from ...sim.windows import WindowOps, run_windows
+from ..analysis.counts import fanout
+from ..ir import facts
+from ..sim.ops import GraphParams, apply
+from ..sim.windows import WindowOps, run_windows
 
 
 def synaptic_ops(graph, x: np.ndarray, outputs: dict[str, np.ndarray], timesteps: int,
