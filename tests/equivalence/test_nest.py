@@ -7,7 +7,7 @@ and the two must agree exactly; integer mode is exact by construction.
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner
-pytest.importorskip("pyNN")
-pytest.importorskip("nest")
+from ann2snn import SNN
+from ann2snn.backends import BackendMismatch, BackendUnavailable, simulate
+from ann2snn.backends.nest import BACKEND
+from ann2snn.backends.nest.worker import Worker
+from ann2snn.errors import SimulationError
+from ann2snn.ir import Graph, ResetMode
+from ann2snn.ir import nodes as n
+from ann2snn.quantize import quantize
 
-from ann2snn import SNN  # noqa: E402
-from ann2snn.backends import BackendMismatch, BackendUnavailable, simulate  # noqa: E402
-from ann2snn.backends.nest import BACKEND  # noqa: E402
-from ann2snn.ir import Graph, ResetMode  # noqa: E402
-from ann2snn.ir import nodes as n  # noqa: E402
-from ann2snn.quantize import quantize  # noqa: E402
+# the optional packages of ann2snn[nest], found without importing them: NEST runs in the
+# backend's worker process only, never in this one
+if importlib.util.find_spec("pyNN") is None or importlib.util.find_spec("nest") is None:
+    pytest.skip("PyNN and NEST are not installed (pip install 'ann2snn[nest]')",
+                allow_module_level=True)
 
 Z = ResetMode.ZERO
 
@@ -74,6 +78,16 @@ def test_float_network_spike_for_spike(readout, v0):
     assert np.array_equal(got.snn_readout, ref.snn_readout)
     assert got.spike_counts == ref.spike_counts
     assert got.snn_readout.any()  # the output did something
+    same_sops(ref, got)
+
+
+def same_sops(ref, got):
+    """Synaptic operations counted as the built-in simulator counts them, per synaptic
+    layer and step (they differed before: events per composed projection)."""
+    assert sorted(got.sops_per_step) == sorted(ref.sops_per_step)
+    for k, v in ref.sops_per_step.items():
+        np.testing.assert_allclose(np.asarray(got.sops_per_step[k]), np.asarray(v), err_msg=k)
+    assert got.synaptic_ops_per_sample() > 0
 
 
 def test_integer_mode_identical_counts(tmp_path):
@@ -85,6 +99,7 @@ def test_integer_mode_identical_counts(tmp_path):
     assert np.array_equal(got.snn_readout, ref.snn_readout)
     assert np.array_equal(got.snn_predictions, ref.snn_predictions)
     assert got.spike_counts == ref.spike_counts
+    same_sops(ref, got)
     # the same run folder files: predictions.npz compares directly
     a, b = ref.save(tmp_path / "ref", report=False), got.save(tmp_path / "nest", report=False)
     pa, pb = np.load(a / "predictions.npz"), np.load(b / "predictions.npz")
@@ -137,8 +152,30 @@ def test_quiet(tmp_path):
             "from ann2snn import SNN; from ann2snn.backends import simulate; "
             "from test_nest import small_net; simulate(SNN(small_net()), "
             "np.zeros((1, 2, 8, 8), np.float32), backend='nest', labels=np.zeros(1, int), "
-            "timesteps=3)")
+            "timesteps=3); assert 'nest' not in sys.modules and 'pyNN' not in sys.modules")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=tmp_path, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout == "" and p.stderr == "", (p.stdout, p.stderr)
+
+
+def test_the_worker_loads_neither_torch_nor_the_simulator():
+    """What the worker process imports (worker, network, plan and what they need) keeps
+    torch and its OpenMP runtime out of NEST's process."""
+    code = ("import sys, ann2snn.backends.nest.worker, ann2snn.backends.nest.network, "
+            "ann2snn.backends.nest.plan; bad = [m for m in ('torch', 'ann2snn.sim', "
+            "'ann2snn.backends.nest.backend') if m in sys.modules]; assert not bad, bad")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+
+
+def test_a_failure_in_the_worker_is_a_simulation_error():
+    from ann2snn.backends.nest.plan import plan
+
+    g = small_net()
+    plans = plan(g)
+    drives = {p.name: p.drive(np.zeros((1, 128))) for p in plans}
+    with Worker("pyNN.no_such_simulator") as w, \
+            pytest.raises(SimulationError, match="no_such_simulator"):
+        w.run(plans, drives, 3)

@@ -22,7 +22,12 @@ def add_parser(sub):
         epilog="Examples:\n"
                "  ann2snn trace net.snn -d digits --samples 0:4 -T 32 -o trace.npz\n"
                "  ann2snn trace net.snn -d digits --samples 0,7 --layers relu -o tr/ "
-               "--format csv",
+               "--format csv\n"
+               "  ann2snn trace net.snn -d digits --samples 0:2 -T 32 --backend nest "
+               "-o nest.npz\n"
+               "  ann2snn trace net.snn -d digits --samples 0:2 -T 32 --synaptic-delay 1 "
+               "-o ref.npz\n"
+               "  ann2snn diff ref.npz nest.npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("snn", metavar="NET.snn", help="a file written by 'ann2snn convert'")
     add_dataset_args(p)
@@ -41,6 +46,11 @@ def add_parser(sub):
     p.add_argument("--device", default="cpu", type=device_arg,
                    help="cpu or cuda (default cpu)")
     add_delay_arg(p)
+    p.add_argument("--backend", default="ann2snn", metavar="NAME",
+                   help="whose simulator records the trace (default ann2snn, the built-in "
+                        "one): nengo, brian2 or nest write the same format, so 'ann2snn "
+                        "diff' compares them layer by layer with the built-in trace taken "
+                        "at the same --synaptic-delay (brian2, nest: 1); analog input only")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="trace.npz, or a directory for --format npy/csv")
     p.add_argument("--format", choices=["npz", "npy", "csv"],
@@ -75,6 +85,29 @@ def parse_samples(spec: str, n: int) -> list[int]:
     return idx
 
 
+def _backend(args, snn):
+    """The backend asked for (None: the built-in simulator), checked before any work."""
+    from ..backends import DEFAULT, get_backend
+    from ..backends.trace import default_delay
+
+    if args.backend == DEFAULT:
+        return None
+    backend = get_backend(args.backend, "run")
+    if not backend.traces:
+        raise ConfigError(f"--backend {args.backend} records no traces; use nengo, brian2, "
+                          "nest or the built-in simulator")
+    if args.encoding != "analog":
+        raise ConfigError(f"--encoding {args.encoding}: --backend {args.backend} traces analog "
+                          "input only; drop --encoding")
+    if args.device != "cpu":
+        raise ConfigError(f"--device {args.device}: --backend {args.backend} runs on the CPU")
+    delay = default_delay(backend, snn.graph) if args.synaptic_delay is None \
+        else args.synaptic_delay
+    backend.check(snn.graph, encoding=args.encoding, synaptic_delay=delay)
+    backend.require()
+    return backend
+
+
 def run(args) -> int:
     from .. import load
     from ..analysis.trace import record_trace
@@ -88,11 +121,19 @@ def run(args) -> int:
         raise ConfigError(f"-o {out}: --format {fmt} writes a directory; drop the .npz")
     writable_output(out, "-o", directory=fmt != "npz")  # before any work
     snn = load(args.snn)
+    backend = _backend(args, snn)
     test = load_dataset(args.dataset, "test", data_dir=args.data_dir, standardize=args.standardize)
     idx = parse_samples(args.samples, len(test))
-    trace = record_trace(snn, test.x, idx, args.timesteps, args.layers, args.encoding,
-                         kinds=args.kinds, input_rate=args.input_rate, seed=args.seed,
-                         device=args.device, synaptic_delay=args.synaptic_delay or 0)
+    if backend is None:
+        trace = record_trace(snn, test.x, idx, args.timesteps, args.layers, args.encoding,
+                             kinds=args.kinds, input_rate=args.input_rate, seed=args.seed,
+                             device=args.device, synaptic_delay=args.synaptic_delay or 0)
+    else:
+        from ..backends.trace import record_trace as backend_trace
+
+        trace = backend_trace(snn, test.x, idx, args.timesteps, args.layers,
+                              backend=args.backend, kinds=args.kinds,
+                              synaptic_delay=args.synaptic_delay)
     trace.source += f" ({Path(args.snn).name}, {args.dataset} test set)"
     path = trace.save(out, fmt)
     if args.quiet:

@@ -19,8 +19,8 @@ from ...errors import SimulationError
 from ...ir import Graph
 from ...ir.options import Encoding, coerce
 from ...sim.windows import BatchOutput, readout_window
-from .build import MONITORED, Built, build
 from ..replay_sops import synaptic_ops
+from .build import MONITORED, Built, build
 
 log = logging.getLogger(__name__)
 
