@@ -141,8 +141,8 @@ class Backend:
     def require(self, load: bool = True) -> None:
         """Import the third-party packages, or say how to install them. ``load=False``
         only checks that they are installed (importlib.util.find_spec), for a check
-        before any work that must not load a simulator yet: NEST imported before torch's
-        conversion work segfaults in its ResetKernel later in the same process."""
+        before any work that must not load a simulator in this process (the nest
+        backend runs NEST in a worker process only: backends/nest/worker.py)."""
         for mod in self.requires:
             try:
                 if load:
