@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from .analysis.layers import LayerDiagnostics
     from .analysis.traceio import Trace
 
+#: Most entries (T × N) of the table of every sample's prediction at every step that a
+#: simulation keeps (``SimulationResult.snn_predictions``, 8 MiB as int16); larger runs
+#: keep per step the number of correct predictions only, so memory stays O(T).
+STEP_PREDICTIONS_MAX = 1 << 22
+
+
 @dataclass
 class SimulationResult:
     """Accuracy over time and the counts behind it, for ``num_samples`` test samples."""
@@ -22,7 +28,10 @@ class SimulationResult:
     timesteps: int
     num_samples: int
     labels: np.ndarray  #: (N,)
-    snn_predictions: np.ndarray  #: (T, N) int16, -1 where no output spike yet
+    #: (T, N) int16, -1 where no output spike yet; None where T × N exceeds
+    #: STEP_PREDICTIONS_MAX (then snn_correct_per_step and snn_final_predictions hold
+    #: what the metrics need)
+    snn_predictions: np.ndarray | None
     snn_readout: np.ndarray  #: (N, classes) output spike counts (or membrane) at T
     ann_predictions: np.ndarray | None  #: (N,) or None when the ANN was not evaluated
     spike_counts: dict[str, float]  #: total spikes per population over all samples and steps
@@ -40,10 +49,19 @@ class SimulationResult:
     example_index: int | None = None
     #: the conversion's normalization settings and scales (graph.meta["normalization"])
     normalization: dict | None = None
+    snn_correct_per_step: np.ndarray | None = None  #: (T,) samples predicted right
+    snn_final_predictions: np.ndarray | None = None  #: (N,) the predictions at T
+
+    def __post_init__(self):
+        if self.snn_final_predictions is None:
+            self.snn_final_predictions = self.snn_predictions[-1]
+        if self.snn_correct_per_step is None:
+            self.snn_correct_per_step = (self.snn_predictions
+                                         == self.labels[None, :]).sum(1).astype(np.int64)
 
     @property
     def snn_accuracy_per_step(self) -> np.ndarray:
-        return (self.snn_predictions == self.labels[None, :]).mean(1)
+        return self.snn_correct_per_step / np.float64(len(self.labels))
 
     @property
     def snn_accuracy(self) -> float:
@@ -75,7 +93,7 @@ class SimulationResult:
         last column counts samples with no output spike at all."""
         k = int(self.snn_readout.shape[-1]) if self.snn_readout.ndim > 1 else 0
         k = max(k, int(self.labels.max(initial=-1)) + 1)
-        pred = self.snn_predictions[-1].astype(np.int64)
+        pred = self.snn_final_predictions.astype(np.int64)
         pred = np.where(pred < 0, k, pred)
         ok = (self.labels >= 0) & (self.labels < k)
         cm = np.zeros((k, k + 1), np.int64)

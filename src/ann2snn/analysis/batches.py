@@ -8,6 +8,11 @@ single loop makes, a run whose batches were computed by several processes
 (ann2snn.scale.distributed) or in several sessions (ann2snn.scale.store) gives the same
 numbers, bit for bit, as one uninterrupted run.
 
+Nothing here grows with T × samples: a part keeps, per step, the number of its samples
+predicted right (``correct``, (T,)) and each sample's last prediction; the (T, b) table of
+every prediction at every step is kept only when the caller asks (``keep``: small runs,
+results.STEP_PREDICTIONS_MAX), so a run's memory does not grow with T beyond O(T).
+
 A part is plain arrays (:meth:`BatchPart.arrays`), so it can be stored in an ``.npz``
 read with ``allow_pickle=False``.
 """
@@ -27,7 +32,9 @@ class BatchPart:
     """What one batch (samples ``start .. start + size``) contributes to a run."""
 
     start: int
-    preds: np.ndarray  #: (T, b) int16
+    correct: np.ndarray  #: (T,) int64: samples of the batch predicted right at each step
+    final: np.ndarray  #: (b,) int16: the prediction at the last step
+    preds: np.ndarray | None  #: (T, b) int16, only when kept (small runs)
     readout: np.ndarray  #: (b, classes)
     ann_preds: np.ndarray | None  #: (b,)
     counts: dict[str, float]  #: spikes per population, summed over the batch (float64)
@@ -38,13 +45,18 @@ class BatchPart:
 
     @property
     def size(self) -> int:
-        return int(self.preds.shape[1])
+        return int(self.final.shape[0])
 
     @classmethod
-    def of(cls, start: int, bo, ann_preds, accs: dict[str, LayerAccumulator],
-           example_acts, wall) -> BatchPart:
-        """The part of the simulator's batch output ``bo``."""
-        return cls(start=start, preds=bo.predictions.numpy().astype(np.int16),
+    def of(cls, start: int, bo, labels, ann_preds, accs: dict[str, LayerAccumulator],
+           example_acts, wall, keep: bool = True) -> BatchPart:
+        """The part of the simulator's batch output ``bo`` for the samples' ``labels``
+        (a (b,) tensor); ``keep``: keep every step's predictions too."""
+        preds = bo.predictions
+        return cls(start=start, correct=bo.correct_per_step(labels).numpy().astype(np.int64),
+                   final=bo.final_predictions().numpy().astype(np.int16),
+                   preds=preds.numpy().astype(np.int16) if keep and preds is not None
+                   else None,
                    readout=bo.readout.numpy(), ann_preds=ann_preds,
                    counts={k: float(v.double().sum()) for k, v in bo.counts.items()},
                    sops={k: v.double().numpy() for k, v in bo.sops.items()},
@@ -53,8 +65,8 @@ class BatchPart:
 
     # -- plain arrays (the batch store's file content) ---------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        a = {"start": np.array(self.start, np.int64), "preds": self.preds,
-             "readout": self.readout,
+        a = {"start": np.array(self.start, np.int64), "correct": self.correct,
+             "final": self.final, "readout": self.readout,
              "names.counts": np.array(list(self.counts), dtype=str),
              "counts": np.array(list(self.counts.values()), np.float64),
              "names.sops": np.array(list(self.sops), dtype=str),
@@ -63,6 +75,8 @@ class BatchPart:
              "wall": np.array(list(self.wall.values()), np.float64)}
         if self.ann_preds is not None:
             a["ann_preds"] = self.ann_preds
+        if self.preds is not None:
+            a["preds"] = self.preds
         for i, v in enumerate(self.sops.values()):
             a[f"sops.{i}"] = v
         for i, st in enumerate(self.layers.values()):
@@ -84,7 +98,9 @@ class BatchPart:
             layers[name] = {k[len(pre):]: np.asarray(a[k]) for k in a if k.startswith(pre)}
         example = ({k: np.asarray(a[f"example.{i}"]) for i, k in enumerate(names["example"])}
                    if "example" in names else None)
-        return cls(start=int(a["start"]), preds=np.asarray(a["preds"]),
+        return cls(start=int(a["start"]), correct=np.asarray(a["correct"]),
+                   final=np.asarray(a["final"]),
+                   preds=np.asarray(a["preds"]) if "preds" in a else None,
                    readout=np.asarray(a["readout"]),
                    ann_preds=np.asarray(a["ann_preds"]) if "ann_preds" in a else None,
                    counts={k: float(v) for k, v in zip(names["counts"], a["counts"])},
@@ -98,7 +114,9 @@ class Totals:
 
     def __init__(self, accs: dict[str, LayerAccumulator]):
         self.accs = accs  #: empty accumulators for the whole run, one per population
-        self.preds: list = []
+        self.correct: np.ndarray | None = None
+        self.finals: list = []
+        self.preds: list | None = []  #: None once a part came without them
         self.readouts: list = []
         self.ann_preds: list = []
         self.counts: dict[str, float] = {}
@@ -114,7 +132,12 @@ class Totals:
             raise RuntimeError(f"batch at sample {part.start} added out of order "
                                f"(expected {self.next_start})")
         self.next_start += part.size
-        self.preds.append(part.preds)
+        self.correct = part.correct if self.correct is None else self.correct + part.correct
+        self.finals.append(part.final)
+        if part.preds is None or self.preds is None:
+            self.preds = None
+        else:
+            self.preds.append(part.preds)
         self.readouts.append(part.readout)
         if part.ann_preds is not None:
             self.ann_preds.append(part.ann_preds)
@@ -133,7 +156,10 @@ class Totals:
         """The SimulationResult fields made of the collected outputs."""
         pop_sizes = {p.name: int(np.prod(graph.shapes[p.name])) for p in graph.of_type(n.IF)
                      if not p.membrane_readout}
-        return dict(snn_predictions=np.concatenate(self.preds, axis=1),
+        return dict(snn_predictions=np.concatenate(self.preds, axis=1) if self.preds
+                    else None,
+                    snn_correct_per_step=self.correct,
+                    snn_final_predictions=np.concatenate(self.finals),
                     snn_readout=np.concatenate(self.readouts),
                     ann_predictions=np.concatenate(self.ann_preds) if self.ann_preds else None,
                     spike_counts={k: self.counts.get(k, 0.0) for k in pop_sizes},

@@ -53,7 +53,7 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
     ctx = distributed.context()
     if probe is not None and (ctx.world > 1 or store is not None):
         raise SimulationError("a trace probe needs a single process without a batch store")
-    run = _BatchRunner(snn, x, timesteps=timesteps, batch_size=batch_size, dev=dev,
+    run = _BatchRunner(snn, x, y, timesteps=timesteps, batch_size=batch_size, dev=dev,
                        encoding=encoding, input_rate=input_rate, seed=seed, window=window,
                        evaluate_ann=evaluate_ann, probe=probe, diagnostics=diagnostics,
                        example_sample=example_sample, options=options)
@@ -89,12 +89,17 @@ def evaluate(snn, x: np.ndarray, y: np.ndarray, *, timesteps: int, batch_size: i
 class _BatchRunner:
     """Runs one batch (the ANN beside the SNN, the accumulators) and makes the result."""
 
-    def __init__(self, snn, x, *, timesteps, batch_size, dev, encoding, input_rate, seed,
+    def __init__(self, snn, x, y, *, timesteps, batch_size, dev, encoding, input_rate, seed,
                  window, evaluate_ann, probe, diagnostics, example_sample, options):
+        from ..results import STEP_PREDICTIONS_MAX
         from ..sim.ops import AnnModel
         from .trace import ann_source
 
-        self.snn, self.x, self.dev, self.probe = snn, x, dev, probe
+        self.snn, self.x, self.y, self.dev, self.probe = snn, x, y, dev, probe
+        # every prediction at every step only while that table is small; otherwise the
+        # simulator counts the correct ones per step (memory O(T), whatever T and N)
+        self.keep = timesteps * len(x) <= STEP_PREDICTIONS_MAX
+        self.reduce = not self.keep and getattr(snn, "counts_correct", False)
         self.timesteps, self.batch_size, self.window = timesteps, batch_size, window
         self.encoding, self.input_rate, self.seed = encoding, input_rate, seed
         self.diagnostics, self.example_sample, self.options = (diagnostics, example_sample,
@@ -114,7 +119,7 @@ class _BatchRunner:
                 "encoding": self.encoding.value, "input_rate": self.input_rate,
                 "seed": self.seed, "window": self.window,
                 "evaluate_ann": self.ann_model is not None, "diagnostics": self.diagnostics,
-                "example_sample": self.example_sample,
+                "example_sample": self.example_sample, "batch_format": 2,
                 **{k: repr(v) for k, v in sorted(self.options.items())}}
 
     def accumulators(self) -> dict:
@@ -143,11 +148,13 @@ class _BatchRunner:
             t0 = time.perf_counter()
             ann_pred, acts = _ann_batch(self.ann_model, self.sources, xb, dev)
             wall["ann"] += time.perf_counter() - t0
+        labels = torch.as_tensor(np.asarray(self.y[i:i + self.batch_size], np.int64))
+        more = {"labels": labels} if self.reduce else {}
         t0 = time.perf_counter()
         bo = snn.run_batch(xb, self.timesteps, self.encoding, window=self.window,
                            seed=self.seed, input_rate=self.input_rate,
                            sample_index=torch.arange(i, min(i + self.batch_size, len(x))),
-                           probe=self.probe, **self.options)
+                           probe=self.probe, **self.options, **more)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         wall["snn"] = time.perf_counter() - t0
@@ -163,7 +170,7 @@ class _BatchRunner:
         example_acts = ({k: v[ex - i:ex - i + 1] for k, v in acts.items()}
                         if ex is not None and i <= ex < i + len(xb) and acts else None)
         wall["diagnostics"] += time.perf_counter() - t0
-        return BatchPart.of(i, bo, ann_pred, accs, example_acts, wall)
+        return BatchPart.of(i, bo, labels, ann_pred, accs, example_acts, wall, self.keep)
 
     def result(self, totals, y, config) -> SimulationResult:
         graph, ann_graph, x = self.snn.graph, self.snn.ann_graph, self.x

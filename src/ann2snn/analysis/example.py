@@ -12,6 +12,10 @@ from ..sim.encoders import Encoding
 from .trace import TraceRecorder
 from .traceio import Trace
 
+#: neurons × steps kept per population: 96 neurons up to T = 1024, fewer beyond, so the
+#: example trace stays a few MiB at any T (docs/scale-out.md, "Memory")
+NEURON_STEPS = 96 * 1024
+
 
 def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Encoding,
                    input_rate: float = 1.0, seed: int = 0,
@@ -20,7 +24,9 @@ def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Enc
     """Trace sample ``x[index]`` through every spiking population, keeping at most
     ``max_neurons`` neurons per population (a seeded random subset, in index order) so
     that the cost stays small for any network. ``ann_acts`` (population -> (1, *shape))
-    adds the ANN activations of the kept neurons."""
+    adds the ANN activations of the kept neurons. Beyond T = 1024 fewer neurons are kept
+    (:data:`NEURON_STEPS`), at least one."""
+    max_neurons = min(max_neurons, max(1, NEURON_STEPS // timesteps))
     rng = np.random.default_rng(seed)
     pops = [p for p in snn.graph.of_type(n.IF)]
     keep = {}

@@ -36,7 +36,7 @@ def write_run_files(result, out: Path, report: bool = True) -> None:
                  ann_prediction=(result.ann_predictions if result.ann_predictions is not None
                                  else np.full_like(result.labels, -1)),
                  snn_readout=result.snn_readout,
-                 snn_prediction=result.snn_predictions[-1])
+                 snn_prediction=result.snn_final_predictions)
     if report:
         from .html import write_report
 

@@ -120,7 +120,8 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
                 window: int | None = None, seed: int = 0, sample_index=None,
                 input_rate: float = 1.0, probe: Probe | None = None, count_ops: bool = True,
                 memory_budget: int = 256 << 20,
-                synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> BatchOutput:
+                synaptic_delay: SynapticDelay | int = SynapticDelay.NONE,
+                labels: torch.Tensor | None = None) -> BatchOutput:
     """Simulate one batch of a quantized network; the float simulator's interface.
 
     ``net`` is a :class:`SpikingNetwork` (for its graph, device and fan-out counts).
@@ -148,7 +149,8 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
     if chunk < b:
         return run_chunked(lambda i, j: run_integer(
             net, xi[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
-            None, count_ops, memory_budget, delay), b, chunk)
+            None, count_ops, memory_budget, delay, None if labels is None else labels[i:j]),
+            b, chunk)
     ifp = {x_.name: int_if_params(graph, x_, dev) for x_ in facts.populations(graph)}
     ops = WindowOps(
         inputs=lambda t0, k: (xi, True),
@@ -159,7 +161,7 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
         apply=lambda node, xs: int_apply(node, xs, prm),
         fanout=net._fanout_of)
     return run_windows(graph, ops, b, timesteps, window, probe,
-                       set() if count_ops else None, int(delay))
+                       set() if count_ops else None, int(delay), labels)
 
 
 def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool

@@ -34,6 +34,9 @@ class SpikingNetwork(torch.nn.Module):
     Use :meth:`simulate` (see ``ann2snn.api``) for datasets, accuracy per step and metrics.
     """
 
+    #: ``run_batch`` takes ``labels`` (analysis/evaluate.py then keeps O(T) per batch)
+    counts_correct = True
+
     def __init__(self, graph: Graph, timesteps: int = 64):
         super().__init__()
         if not facts.populations(graph):
@@ -59,10 +62,12 @@ class SpikingNetwork(torch.nn.Module):
                   seed: int = 0, sample_index=None, input_rate: float = 1.0,
                   probe: Probe | None = None, count_ops: bool = True,
                   memory_budget: int = 256 << 20,
-                  synaptic_delay: SynapticDelay | int = SynapticDelay.NONE) -> BatchOutput:
+                  synaptic_delay: SynapticDelay | int = SynapticDelay.NONE,
+                  labels: torch.Tensor | None = None) -> BatchOutput:
         """Simulate one batch ``x`` (B, ...) for ``timesteps`` steps. ``encoding``: an
         :class:`Encoding` or its string value; ``synaptic_delay``: 0 or 1 step per
-        connection out of a population (docs/design.md §3)."""
+        connection out of a population (docs/design.md §3). ``labels`` (B,): return the
+        correct predictions per step instead of every prediction (``run_windows``)."""
         encoding = coerce(Encoding, encoding, "encoding")
         delay = coerce(SynapticDelay, synaptic_delay, "synaptic_delay")
         dev = self.params_device()
@@ -82,7 +87,8 @@ class SpikingNetwork(torch.nn.Module):
         if chunk < b:
             return run_chunked(lambda i, j: self.run_batch(
                 x[i:j], timesteps, encoding, window, seed, sample_index[i:j], input_rate,
-                None, count_ops, memory_budget, delay), b, chunk)
+                None, count_ops, memory_budget, delay,
+                None if labels is None else labels[i:j]), b, chunk)
         keys = element_keys(seed, torch.as_tensor(sample_index, device=dev), x[0].numel()) \
             if encoding is Encoding.POISSON else None
 
@@ -102,7 +108,7 @@ class SpikingNetwork(torch.nn.Module):
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
                         self._fanout_of)
         return run_windows(self.graph, ops, b, timesteps, window, probe,
-                           self._binary if count_ops else None, int(delay))
+                           self._binary if count_ops else None, int(delay), labels)
 
     def params_device(self) -> torch.device:
         for buf in self.params.buffers():

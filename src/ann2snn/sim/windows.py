@@ -33,10 +33,24 @@ class BatchOutput:
     """What one simulated batch returns (tensors on CPU)."""
 
     readout: torch.Tensor  #: (B, classes) spike counts (or membrane) at the last step
-    predictions: torch.Tensor  #: (T, B) int64 argmax per step; -1: no output spike yet
+    #: (T, B) int64 argmax per step; -1: no output spike yet. None when the run was given
+    #: ``labels``: then only ``correct`` and ``final`` are kept, O(T + B) for any T
+    predictions: torch.Tensor | None
     counts: dict[str, torch.Tensor]  #: per IF population, spike counts per sample (B, ...)
     sops: dict[str, torch.Tensor]  #: per synaptic op, events × fan-out per step (T,), summed
     extra: dict = field(default_factory=dict)
+    correct: torch.Tensor | None = None  #: (T,) int64: samples predicted right per step
+    final: torch.Tensor | None = None  #: (B,) int64: the prediction at the last step
+
+    def final_predictions(self) -> torch.Tensor:
+        """(B,) the prediction at the last step."""
+        return self.final if self.final is not None else self.predictions[-1]
+
+    def correct_per_step(self, labels: torch.Tensor) -> torch.Tensor:
+        """(T,) int64: per step, the samples whose prediction equals ``labels`` (B,)."""
+        if self.correct is not None:
+            return self.correct
+        return (self.predictions == labels.to(self.predictions.device)[None]).sum(1)
 
 
 @dataclass
@@ -58,11 +72,15 @@ def run_chunked(run: Callable[[int, int], BatchOutput], b: int, chunk: int) -> B
     for p in parts:
         for k, v in p.sops.items():
             sops[k] = sops[k] + v if k in sops else v
+    reduced = parts[0].predictions is None
     return BatchOutput(readout=torch.cat([p.readout for p in parts]),
-                       predictions=torch.cat([p.predictions for p in parts], 1),
+                       predictions=None if reduced else
+                       torch.cat([p.predictions for p in parts], 1),
                        counts={k: torch.cat([p.counts[k] for p in parts])
                                for k in parts[0].counts},
-                       sops=sops)
+                       sops=sops,
+                       correct=sum(p.correct for p in parts) if reduced else None,
+                       final=torch.cat([p.final_predictions() for p in parts]))
 
 
 def fold_time(ins: list[tuple[torch.Tensor, bool]], k: int, b: int) -> list[torch.Tensor]:
@@ -118,7 +136,8 @@ def delay_depth(graph: Graph, delay: int, spike_input: bool) -> int:
 
 
 def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
-                probe: Probe | None, binary: set[str] | None, delay: int = 0) -> BatchOutput:
+                probe: Probe | None, binary: set[str] | None, delay: int = 0,
+                labels: torch.Tensor | None = None) -> BatchOutput:
     """Run ``graph`` for ``timesteps`` steps in windows of ``window`` (docs/design.md §5).
 
     Static tensors (functions of an analog input only) are computed once. ``binary``:
@@ -127,7 +146,9 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     (scanned), other stateful nodes on spikes (spiking max pooling), and every other
     node through ``ops.apply``; the events into synaptic nodes are counted. ``delay``:
     the synaptic delay in steps (0 or 1, :func:`delayed`); the readout and the probes see
-    the spikes when they are emitted.
+    the spikes when they are emitted. ``labels`` (B,): instead of the (T, B) predictions,
+    keep per step the number of samples predicted right and the last prediction, so
+    that nothing of the batch grows with T beyond the window (docs/scale-out.md).
     """
     state: dict[str, object] = {}
     counts: dict[str, torch.Tensor] = {}
@@ -136,7 +157,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     carry: dict[str, torch.Tensor] = {}  # delay 1: each spike source's last step
     read = {i for x in graph for i in x.inputs} if delay else set()  # sources with readers
     emitted = None  # delay 1: the output population's own spikes, for the readout
-    preds, out_acc = [], None
+    preds, out_acc, pred = [], None, None
+    correct = None if labels is None else torch.zeros(timesteps, dtype=torch.int64)
     out_node = graph[graph.output]
     for t0 in range(0, timesteps, window):
         k = min(window, timesteps - t0)
@@ -190,7 +212,12 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
         s_out = vals[graph.output][0] if emitted is None else emitted
         out_acc, pred = readout_window(s_out, out_acc, out_node.membrane_readout)
-        preds.append(pred)
-    return BatchOutput(readout=out_acc.cpu(), predictions=torch.cat(preds).cpu(),
+        if labels is None:
+            preds.append(pred)
+        else:
+            correct[t0:t0 + k] = (pred == labels.to(pred.device)[None]).sum(1).cpu()
+    return BatchOutput(readout=out_acc.cpu(),
+                       predictions=torch.cat(preds).cpu() if labels is None else None,
                        counts={k_: v.cpu() for k_, v in counts.items()},
-                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()})
+                       sops={k_: torch.cat(v).cpu() for k_, v in sops.items()},
+                       correct=correct, final=pred[-1].cpu())
