@@ -45,6 +45,9 @@ BACKENDS.register_lazy("brian2", "ann2snn.backends.brian2.backend:BACKEND",
 BACKENDS.register_lazy("nest", "ann2snn.backends.nest:BACKEND",
                        "NEST through PyNN (iaf_psc_delta, 1-step synaptic delay, reset to "
                        "zero), docs/backends.md", run=True)
+BACKENDS.register_lazy("loihi", "ann2snn.backends.loihi.backend:BACKEND",
+                       "Loihi 1 in nengo-loihi's emulator (integer mode, quantize --target "
+                       "loihi; synaptic delay 1), docs/backends.md", run=True)
 
 
 def get_backend(name: str, kind: str | None = None) -> Backend:

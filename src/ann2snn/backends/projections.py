@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.facts import populations
-from .connections import EXPAND, Connections, expand_in
+from .connections import EXPAND, Connections, Expansion, expand_in
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,3 +85,14 @@ def projections(graph, expand=expand_in) -> dict[str, Projection]:
         raise ConversionError("cannot compose connection lists between populations through "
                               f"{len(bad)} node(s):\n" + "\n".join(lines))
     return out
+
+
+def integer_expand(graph, name: str) -> Expansion:
+    """:func:`expand_in` with integer mode's arithmetic: a node that multiplies by no
+    constant of its own sums its inputs with weight 1 (AvgPool: the window sum)."""
+    from dataclasses import replace
+
+    e = expand_in(graph, name)
+    if graph[name].multiplicative:
+        return e
+    return Expansion(tuple(replace(c, weight=np.ones_like(c.weight)) for c in e.inputs), e.bias)

@@ -41,6 +41,8 @@ class QuantInfo:
     #: bytes of every constant: weights, biases, factors, and 4 per threshold
     weight_bytes: int = 0
     version: int = QUANT_VERSION
+    #: the target profile it was quantized for (quantize/targets.py), None: none
+    target: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "scale", coerce(QuantScale, self.scale, "quantization scale"))

@@ -27,17 +27,32 @@ __all__ = ["QuantSpec", "quantize", "quantize_graph", "is_quantized", "input_to_
            "weight_bytes"]
 
 
-def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
+def quantize(snn, spec: QuantSpec | None = None, calibration=None, *,
+             target: str | None = None, **fields):
     """Return the integer-mode version of ``snn`` (an SNN or a spiking Graph).
 
     ``spec`` defaults to ``QuantSpec(**fields)`` (8-bit weights, 32-bit membranes, 8-bit
     input). ``calibration`` (training samples, optional) sets the input range when
     ``spec.input_range`` is None; without it inputs are taken to lie in [0, 1].
+    ``target`` ("loihi", quantize/targets.py) quantizes within a chip's limits: its
+    profile sets the spec (``fields`` may set what it leaves open, e.g. input_range).
     """
     from ..arrays import samples
     from ..network import SNN
 
-    if spec is None:
+    profile = None
+    if target is not None:
+        from .targets import get_target
+
+        profile = get_target(target)
+        if spec is not None:
+            raise ConversionError(f"target={target!r} sets the QuantSpec; pass no spec")
+        fixed = sorted(set(fields) & set(profile.spec))
+        if fixed:
+            raise ConversionError(f"the {target} target fixes {', '.join(fixed)}; "
+                                  "leave them out")
+        spec = QuantSpec(**profile.spec, **fields)
+    elif spec is None:
         spec = QuantSpec(**fields)
     elif fields:
         raise ConversionError("pass either a QuantSpec or its fields, not both")
@@ -49,7 +64,11 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, **fields):
     else:
         raise ConversionError(f"quantize() needs an SNN or a spiking Graph, not "
                               f"{type(snn).__name__}")
-    qgraph = quantize_graph(graph, spec, calib)
+    if profile is not None:
+        graph = profile.prepare(graph)
+    qgraph = quantize_graph(graph, spec, calib, target=target)
+    if profile is not None:
+        qgraph = qgraph.replace(list(qgraph), meta={**qgraph.meta, **profile.meta})
     q = qgraph.quant
     log.info("quantized: %d-bit weights, %d-bit membranes, %d-bit input (scale %.4g); "
              "%d bytes of weights", spec.weight_bits, spec.state_bits, spec.input_bits,

@@ -132,7 +132,7 @@ def build_quantized(q) -> Graph:
         scales={k: tuple(float(v) for v in np.ravel(s)) for k, s in q.sigma.items()
                 if k in g.nodes and g[k].multiplicative},
         bounds={k: int(v) for k, v in bound.items()},
-        weight_bytes=_bytes(nodes, quantized=True))
+        weight_bytes=_bytes(nodes, quantized=True), target=getattr(q, "target", None))
     return g.replace(nodes, quant=info)
 
 

@@ -32,6 +32,7 @@ from ..errors import ConversionError
 from ..ir import Graph, QuantScale, is_quantized
 from ..ir import nodes as n
 from .spec import QuantSpec, _bc, _max_ratio, _uniform, check_supported, weight_dtype
+from .target_limits import target_bound
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class _Quantizer:
             b = bound[c] if np.isfinite(bound[c]) else float(wmax)
             if tree.pop is not None:  # θ ≤ L/2: the membrane has room above θ
                 b = min(b, float(spec.v_limit // 2))
+                b = min(b, target_bound(self, tree, c))
             if b < 1:
                 log.warning("'%s': weights too large for %d bits at threshold 1; clipping",
                             tree.pop or tree.root, spec.weight_bits)
@@ -265,6 +267,12 @@ class _Quantizer:
                 else math.floor(b)
         if tree.pop is not None:
             theta = np.maximum(np.rint(theta), 1)
+            if theta.min() < spec.min_threshold:
+                raise ConversionError(
+                    f"IF '{tree.pop}': the target's limits (currents, biases, weight width) "
+                    f"leave it a threshold of {int(theta.min())}, below the target's minimum "
+                    f"{spec.min_threshold}; its weights or bias are too large next to the "
+                    "others (docs/integer-mode.md)")
             self.theta[tree.pop] = theta
         for name, idx, gain in tree.members:
             self.sigma[name] = _uniform(theta[idx] / gain)
@@ -316,15 +324,18 @@ def _tree_tensors(tree: _Tree, g: Graph) -> set[str]:
     return out
 
 
-def quantize_graph(graph: Graph, spec: QuantSpec, calibration: np.ndarray | None = None
-                   ) -> Graph:
-    """Return the integer-mode version of the spiking ``graph`` (see module docstring)."""
+def quantize_graph(graph: Graph, spec: QuantSpec, calibration: np.ndarray | None = None,
+                   target: str | None = None) -> Graph:
+    """Return the integer-mode version of the spiking ``graph`` (see module docstring);
+    ``target`` is recorded in ``graph.quant.target``."""
     spec.validate()
     if is_quantized(graph):
         raise ConversionError("the network is already quantized")
     if not graph.of_type(n.IF):
         raise ConversionError("quantize a spiking network (after conversion), not an ANN")
-    return _Quantizer(graph, spec, calibration).run()
+    q = _Quantizer(graph, spec, calibration)
+    q.target = target
+    return q.run()
 
 
 __all__ = ["QuantSpec", "quantize_graph"]

@@ -41,6 +41,13 @@ class QuantSpec:
     scale: QuantScale = QuantScale.INTEGER
     input_range: float | None = None
     input_signed: bool | None = None
+    #: limits of a neuromorphic target (quantize/targets.py), None: none. They bind the
+    #: populations whose current arrives as spikes (not those fed by the analog input,
+    #: which a chip computes on its host): every |current| (synaptic sum plus bias, the
+    #: proven bound) ≤ current_limit, every |bias| ≤ bias_limit; every θ ≥ min_threshold
+    current_limit: int | None = None
+    bias_limit: int | None = None
+    min_threshold: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "scale", coerce(QuantScale, self.scale, "QuantSpec.scale"))
@@ -54,6 +61,10 @@ class QuantSpec:
             raise ConversionError(f"input_bits={self.input_bits}: use 1 to 16")
         if self.input_range is not None and not self.input_range > 0:
             raise ConversionError(f"input_range={self.input_range} must be > 0")
+        for name in ("current_limit", "bias_limit", "min_threshold"):
+            v = getattr(self, name)
+            if v is not None and not v >= 1:
+                raise ConversionError(f"{name}={v} must be >= 1")
 
     @property
     def weight_max(self) -> int:

@@ -22,7 +22,7 @@ membranes saturate at ±L in the neuron type.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import nengo
 import numpy as np
@@ -30,21 +30,12 @@ import numpy as np
 from ...ir import is_quantized
 from ...ir.facts import populations
 from ...ir.quant import if_thresholds
-from ..connections import Connections, Expansion, expand_in
-from ..projections import projections
+from ..connections import Connections, expand_in
+from ..projections import integer_expand, projections
 from .neuron import IFMembrane, IFNeurons
 
 #: what a traced run probes besides the output, by trace kind (docs/traces.md)
 TRACE_ATTRS = {"current": "input", "v_pre_reset": "v_pre_reset", "v": "voltage"}
-
-
-def integer_expand(graph, name: str) -> Expansion:
-    """:func:`expand_in` with integer mode's arithmetic: a node that multiplies by no
-    constant of its own sums its inputs with weight 1 (AvgPool: the window sum)."""
-    e = expand_in(graph, name)
-    if graph[name].multiplicative:
-        return e
-    return Expansion(tuple(replace(c, weight=np.ones_like(c.weight)) for c in e.inputs), e.bias)
 
 
 def per_neuron(values, shape) -> np.ndarray:

@@ -40,6 +40,9 @@ class NengoSNN(SNN):
     """An SNN simulated by Nengo. ``lanes``: samples per Nengo run (None: as many as
     the batch has, within :data:`PROBE_BUDGET` and :data:`SYNAPSE_BUDGET`)."""
 
+    #: the synaptic delay of the simulated spikes (the replay counts events by it)
+    synaptic_delay = 0
+
     def __init__(self, graph, ann_graph=None, lanes: int | None = None,
                  progress: bool = False):
         super().__init__(graph, ann_graph)
@@ -198,4 +201,5 @@ class NengoSNN(SNN):
         window = window or plan_windows(self.graph, b, timesteps, None, 4,
                                         torch.device("cpu"), False)[0]
         binary = (set() if integer else self._binary) if count_ops else None
-        return run_windows(self.graph, ops, b, timesteps, window, None, binary)
+        return run_windows(self.graph, ops, b, timesteps, window, None, binary,
+                           self.synaptic_delay)
