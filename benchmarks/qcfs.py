@@ -68,24 +68,23 @@ def readout(snn: ann2snn.SNN, mode: Readout) -> ann2snn.SNN:
     return ann2snn.SNN(g.replace(nodes, meta={**g.meta, "readout": mode.value}), snn.ann_graph)
 
 
-def evaluate(label: str, snn: ann2snn.SNN, test, batch_size: int) -> dict:
-    res = snn.simulate(test, timesteps=max(STEPS), batch_size=batch_size, diagnostics=False,
-                       example_sample=None)
+def evaluate(label: str, snn: ann2snn.SNN, test, args) -> dict:
+    steps = [t for t in STEPS if t <= args.max_steps]
+    res = snn.simulate(test, timesteps=max(steps), batch_size=args.batch_size,
+                       diagnostics=False, example_sample=None)
     acc = res.snn_accuracy_per_step
-    cells = "  ".join(f"T={t}: {acc[t - 1] * 100:6.2f}%" for t in STEPS)
-    print(f"  {label:<34} ANN {res.ann_accuracy * 100:6.2f}%  {cells}")
-    return {"ann": res.ann_accuracy, **{t: acc[t - 1] for t in STEPS}}
+    cells = "  ".join(f"T={t}: {acc[t - 1] * 100:6.2f}%" for t in steps)
+    print(f"  {label:<34} ANN {res.ann_accuracy * 100:6.2f}%  {cells}", flush=True)
+    return {"ann": res.ann_accuracy, **{t: acc[t - 1] for t in steps}}
 
 
 def run(name: str, relu: nn.Module, train_set, test, args, targets) -> None:
     rng = np.random.default_rng(0)
     calib = train_set.x[rng.choice(len(train_set), 1000, replace=False)]
     print(f"\n{name}: {len(test)} test images")
-    evaluate("plain conversion (ReLU, v0 = 0)", ann2snn.convert(relu, calib), test,
-             args.batch_size)
+    if not args.no_plain:
+        evaluate("plain conversion (ReLU, v0 = 0)", ann2snn.convert(relu, calib), test, args)
     x, y = train_set.x, train_set.y
-    if args.train_samples:
-        x, y = x[:args.train_samples], y[:args.train_samples]
     t0 = time.perf_counter()
     res = finetune(relu, x, y, levels=args.levels, epochs=args.qcfs_epochs, lr=args.lr,
                    progress=False, on_epoch=lambda r: print(
@@ -99,10 +98,9 @@ def run(name: str, relu: nn.Module, train_set, test, args, targets) -> None:
           f"epoch {res.best_epoch}, val {res.best_val_accuracy * 100:.2f}%")
     snn = ann2snn.convert(res.model, calib)
     print(f"  converted: readout {snn.graph.meta['readout']} (the QCFS default)")
-    for label, mode in (("QCFS, spike-count readout", Readout.SPIKE_COUNT),
-                        ("QCFS, membrane readout", Readout.MEMBRANE)):
-        net = readout(snn, mode)
-        acc = evaluate(f"{label} (L={args.levels})", net, test, args.batch_size)
+    for mode in args.readouts.split(","):
+        net = readout(snn, Readout(mode))
+        acc = evaluate(f"QCFS, {mode} readout (L={args.levels})", net, test, args)
         for t, tol in targets:
             gap = (acc["ann"] - acc[t]) * 100
             print(f"    T = {t}: ANN - SNN = {gap:+.2f} pp (target <= {tol} pp): "
@@ -119,8 +117,12 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=4)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--train-samples", type=int, default=0,
-                    help="fine-tune on the first N training images only (0: all)")
+                    help="train and fine-tune on the first N training images only (0: all)")
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--max-steps", type=int, default=32, help="simulate up to this T")
+    ap.add_argument("--readouts", default="spike_count,membrane",
+                    help="output readouts to report for the QCFS network")
+    ap.add_argument("--no-plain", action="store_true", help="skip plain conversion")
     ap.add_argument("--weights-dir", default=None,
                     help="reuse/keep the ReLU networks' state_dicts in this folder")
     args = ap.parse_args()
@@ -130,6 +132,9 @@ def main() -> None:
         if args.only and not ds.startswith(args.only):
             continue
         train_set = load_dataset(ds, "train", data_dir=args.data_dir)
+        if args.train_samples:  # the ReLU network and the fine-tuning see the same subset
+            train_set = train_set.subset(args.train_samples)
+            print(f"{name}: training on the first {len(train_set)} training images only")
         test = load_dataset(ds, "test", data_dir=args.data_dir)
         path = Path(args.weights_dir) / f"{cls.__name__}_relu.pth" if args.weights_dir else None
         t0 = time.perf_counter()

@@ -133,6 +133,13 @@ def _where(node: torch.fx.Node) -> str:
     return f"{path}.{node.name}" if path else node.name
 
 
+class _Tracer(torch.fx.Tracer):
+    """Keeps the QCFS modules already placed as modules (fx would trace into them)."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, QCFS) or super().is_leaf_module(m, qualname)
+
+
 def _replace_functions(model: nn.Module, levels: int, lam: float, sample) -> nn.Module:
     """Function-call activations: traced with torch.fx (or read from an export program's
     graph) and replaced by QCFS submodules."""
@@ -140,7 +147,7 @@ def _replace_functions(model: nn.Module, levels: int, lam: float, sample) -> nn.
         gm = model
     else:
         try:
-            gm = torch.fx.symbolic_trace(model)
+            gm = torch.fx.GraphModule(model, _Tracer().trace(model))
         except Exception as e:  # not traceable: check what torch.export sees instead
             log.info("torch.fx cannot trace %s (%s)", type(model).__name__, e)
             _check_exported(model, sample)
