@@ -67,27 +67,32 @@ def load_user_model(spec: str, weights: str | None, sample: np.ndarray,
     file. A class without ``weights`` is refused unless ``random_weights``."""
     check_model_spec(spec, weights, random_weights)
     if is_python_class(spec):
-        file, cls_name = spec.split(":", 1)
-        path = Path(file)
-        mod_name = f"_ann2snn_user_{path.stem}"
-        mspec = importlib.util.spec_from_file_location(mod_name, path)
-        module = importlib.util.module_from_spec(mspec)
-        sys.modules[mod_name] = module
-        try:
-            mspec.loader.exec_module(module)
-        except Exception as e:  # the user's file: report, don't crash
-            raise ModelFileError(f"{path}: importing it failed: {type(e).__name__}: {e}") from None
-        cls = getattr(module, cls_name, None)
-        if cls is None:
-            raise ModelFileError(f"{path} has no class '{cls_name}'")
-        try:
-            model = cls()
-        except Exception as e:
-            raise ModelFileError(f"{path}:{cls_name}() failed: {type(e).__name__}: {e}") from None
-        if weights:
-            model.load_state_dict(load_state_dict(weights, model))
-        return import_model(model, sample)
+        return import_model(user_module(spec, weights), sample)
     return import_model(spec)
+
+
+def user_module(spec: str, weights: str | None) -> torch.nn.Module:
+    """The torch module of ``file.py:ClassName`` (+ a state_dict, weights_only=True)."""
+    file, cls_name = spec.split(":", 1)
+    path = Path(file)
+    mod_name = f"_ann2snn_user_{path.stem}"
+    mspec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[mod_name] = module
+    try:
+        mspec.loader.exec_module(module)
+    except Exception as e:  # the user's file: report, don't crash
+        raise ModelFileError(f"{path}: importing it failed: {type(e).__name__}: {e}") from None
+    cls = getattr(module, cls_name, None)
+    if cls is None:
+        raise ModelFileError(f"{path} has no class '{cls_name}'")
+    try:
+        model = cls()
+    except Exception as e:
+        raise ModelFileError(f"{path}:{cls_name}() failed: {type(e).__name__}: {e}") from None
+    if weights:
+        model.load_state_dict(load_state_dict(weights, model))
+    return model
 
 
 def load_state_dict(path: str, model: torch.nn.Module) -> dict:

@@ -77,3 +77,4 @@ def test_the_join_and_reorder_traits_name_exactly_those_nodes():
     assert {c.__name__ for c in n.NODE_TYPES.values() if c.joins} == {"Add", "Concat"}
     assert {c.__name__ for c in n.NODE_TYPES.values() if c.reorders} == \
         {"Flatten", "Reshape", "Transpose"}
+    assert {c.__name__ for c in n.NODE_TYPES.values() if c.rectifier} == {"ReLU", "QCFS"}

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ann2snn.analysis.counts import FANOUT, MACS, fanout
+from ann2snn.frontends import torch_qcfs  # noqa: F401  (the ann2snn::qcfs operator)
 from ann2snn.ir import Graph, MissingHandler
 from ann2snn.ir import nodes as n
 from ann2snn.ir.nodes import NODE_TYPES
@@ -51,6 +52,8 @@ CASES = {
     "Scale": (n.Scale("op", ("a",), factor=FAC), [(2, 3, 4)], lambda a: a * t(FAC)),
     "ReLU": (n.ReLU("op", ("a",), max_value=0.5), [(2, 3, 4)],
              lambda a: torch.clamp(a, 0.0, 0.5)),
+    "QCFS": (n.QCFS("op", ("a",), lam=np.array([0.75, 2.0], np.float32), levels=4), [(2, 3, 4)],
+             lambda a: torch.ops.ann2snn.qcfs(a, torch.tensor([0.75, 2.0]), 4)),
     "Softmax": (n.Softmax("op", ("a",)), [(6,)], lambda a: F.softmax(a, dim=-1)),
     "AvgPool": (n.AvgPool("op", ("a",), kernel=(3, 2), stride=(2, 2), padding=(1, 0),
                           count_include_pad=False, ceil_mode=True), [(2, 7, 6)],

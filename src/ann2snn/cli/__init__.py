@@ -21,6 +21,7 @@ from ..errors import Ann2SnnError
 COMMANDS = (
     "demo",
     "convert",
+    "finetune",
     "simulate",
     "run",
     "info",

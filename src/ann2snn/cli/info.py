@@ -30,6 +30,11 @@ def run(args) -> int:
         print_table(rows, cols)
         print(f"\nreadout: {snn.readout_mode}; neurons: {sum(r['neurons'] for r in rows)}; "
               f"parameters: {sum(r['params'] for r in rows)}")
+        qcfs = snn.graph.meta.get("qcfs")
+        if qcfs:
+            print(f"QCFS: {len(qcfs['layers'])} populations take their thresholds from the "
+                  f"trained λ (L = {', '.join(map(str, sorted(set(qcfs['layers'].values()))))},"
+                  f" no percentile), v0 = θ/2")
         return 0
     import numpy as np
 

@@ -19,9 +19,11 @@ import torch
 from ..errors import ConversionError, ModelFileError, UnsupportedLayerError
 from ..ir import Graph
 from ..ir import nodes as n
+from . import torch_qcfs  # noqa: F401  (registers the ann2snn::qcfs operator and its handler)
 from .torch_ops import _HANDLERS, _Ctx, _getitem, _module_type, register, supported_ops
 
-__all__ = ["from_exported", "from_module", "load_pt2", "register", "supported_ops"]
+__all__ = ["from_exported", "from_module", "load_program", "load_pt2", "register",
+           "supported_ops"]
 
 
 def _describe(node: torch.fx.Node) -> tuple[str, str, str]:
@@ -121,6 +123,11 @@ def from_module(model: torch.nn.Module, sample: torch.Tensor, source: str | None
 
 def load_pt2(path: str | Path) -> Graph:
     """Read a ``.pt2`` file written by ``torch.export.save``."""
+    return from_exported(load_program(path), str(path))
+
+
+def load_program(path: str | Path) -> torch.export.ExportedProgram:
+    """The ExportedProgram of a ``.pt2`` file (ModelFileError if it is not one)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
@@ -137,7 +144,7 @@ def load_pt2(path: str | Path) -> Graph:
             f"{path} is not a readable torch.export program (.pt2): {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}. Save one with "
             "torch.export.save(torch.export.export(model, (x,)), 'model.pt2').") from None
-    return from_exported(ep, str(path))
+    return ep
 
 
 @contextlib.contextmanager

@@ -60,6 +60,9 @@ class Node:
     analog_only: ClassVar[bool] = False
     #: implemented in integer mode (the integer simulator and the C backend)
     integer: ClassVar[bool] = False
+    #: a rectifying activation (output in [0, clip]) that conversion turns into a neuron
+    #: population (ReLU, QCFS)
+    rectifier: ClassVar[bool] = False
 
     name: str
     inputs: tuple[str, ...] = ()
@@ -182,8 +185,23 @@ class ReLU(Node):
     """``y = clip(x, 0, max_value)`` (``max_value=None``: no upper clip)."""
 
     analog_only: ClassVar[bool] = True
+    rectifier: ClassVar[bool] = True
 
     max_value: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class QCFS(Node):
+    """Quantization-clip-floor-shift (Bu et al., ICLR 2022), ``L = levels``:
+    ``y = λ/L · clip(floor(x·L/λ + 1/2), 0, L)``; ``lam`` is ``(1,)`` or ``(C,)`` per
+    channel. Conversion makes λ the population's threshold and v0 = 1/2 (docs/low-latency.md).
+    """
+
+    analog_only: ClassVar[bool] = True
+    rectifier: ClassVar[bool] = True
+
+    lam: np.ndarray = field(default_factory=lambda: np.ones(1))
+    levels: int = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,7 +404,7 @@ class SpikingMaxPool(Node):
 NODE_TYPES: dict[str, type[Node]] = {
     cls.__name__: cls
     for cls in (
-        Input, Conv, ConvTranspose, Dense, BatchNorm, Scale, ReLU, Softmax, AvgPool,
+        Input, Conv, ConvTranspose, Dense, BatchNorm, Scale, ReLU, QCFS, Softmax, AvgPool,
         MaxPool, GlobalAvgPool, Upsample, Pad, Flatten, Reshape, Transpose, Concat, Add,
         Identity, IF, SpikingMaxPool,
     )

@@ -122,7 +122,7 @@ def _scale(node: n.Scale, in_shapes, what) -> Shape:
     return x
 
 
-@SHAPES.register(n.ReLU, n.Softmax, n.Identity, n.IF)
+@SHAPES.register(n.ReLU, n.QCFS, n.Softmax, n.Identity, n.IF)
 def _same(node, in_shapes, what) -> Shape:
     return _first(in_shapes)
 

@@ -41,9 +41,9 @@ def output_population(graph: Graph) -> tuple[str, bool]:
 
 
 def populations(graph: Graph) -> list[str]:
-    """Nodes whose outputs become neuron populations: every ReLU and the output."""
+    """Nodes whose outputs become neuron populations: every ReLU (and QCFS) and the output."""
     out, _ = output_population(graph)
-    pops = [x.name for x in graph.of_type(n.ReLU)]
+    pops = [x.name for x in graph if x.rectifier]
     return pops + ([out] if out not in pops else [])
 
 
@@ -72,9 +72,10 @@ def _stat(values: np.ndarray, method: NormMethod, percentile: float) -> float:
 def _required(graph: Graph, lam: dict[str, np.ndarray], out: str) -> dict[str, np.ndarray]:
     """Backward pass: the scale each tensor must have for its consumer."""
     req: dict[str, np.ndarray] = {}
-    for r in graph.of_type(n.ReLU):
-        req.setdefault(r.inputs[0], lam[r.name])
-    if not isinstance(graph[out], n.ReLU):
+    for r in graph:
+        if r.rectifier:
+            req.setdefault(r.inputs[0], lam[r.name])
+    if not graph[out].rectifier:
         req[out] = lam[out]
     for node in reversed(list(graph)):
         if node.name not in req or node not in REQUIRED:
@@ -104,7 +105,8 @@ def normalize(graph: Graph, calibration: np.ndarray,
     pops = populations(graph)
     # first find what is required from population scales alone: needs λ first, so record
     # populations plus every weighted layer (for those whose scale nobody dictates)
-    record = set(pops) | {x.name for x in graph if x.weighted}
+    record = {p for p in pops if not isinstance(graph[p], n.QCFS)} | {
+        x.name for x in graph if x.weighted}
     _, acts = ann_forward(graph, calibration, batch_size, record)
     rng = np.random.default_rng(0)
     lam: dict[str, np.ndarray] = {}
@@ -115,6 +117,11 @@ def normalize(graph: Graph, calibration: np.ndarray,
         # the output keeps one scale: per-class scales would change which class wins
         lam[name] = layer_scale(a, method, percentile, per_channel and a.ndim >= 2
                                 and name != out)
+    qcfs = {x.name: x for x in graph.of_type(n.QCFS)}
+    for name, x in qcfs.items():  # trained thresholds: λ is the scale, no percentile
+        rank = len(graph.shapes[name])
+        lam[name] = (x.lam.astype(np.float64).reshape((-1,) + (1,) * (rank - 1))
+                     if x.lam.size > 1 else np.full((1,) * rank, float(x.lam.flat[0])))
     req = _required(graph, lam, out)
 
     ctx = Context(graph, lam, req, input_scale)
@@ -122,7 +129,7 @@ def normalize(graph: Graph, calibration: np.ndarray,
         shape = graph.shapes[node.name]
         node = FORWARD.get(node)(ctx, node, [ctx.scale[i] for i in node.inputs])
         ctx.new.append(dataclasses.replace(node, inputs=tuple(ctx.src(i) for i in node.inputs)))
-        if node.name == out and not isinstance(node, n.ReLU):
+        if node.name == out and not node.rectifier:
             target = lam[out]
             if not np.allclose(np.broadcast_to(ctx.scale[out], shape),
                                np.broadcast_to(target, shape), rtol=1e-7):
@@ -137,5 +144,7 @@ def normalize(graph: Graph, calibration: np.ndarray,
         "scales": {k: (v.ravel().tolist() if v.size > 1 else float(v.flat[0]))
                    for k, v in lambdas.items()},
     }
+    if qcfs:  # these scales are the trained λ of the QCFS layers, not percentiles
+        meta["normalization"]["qcfs"] = {k: {"levels": x.levels} for k, x in qcfs.items()}
     return Graph(ctx.new, output, meta), lambdas
 

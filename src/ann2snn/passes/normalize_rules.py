@@ -96,6 +96,15 @@ def _relu(ctx: Context, node: n.ReLU, ins) -> n.Node:
     return dataclasses.replace(node, inputs=(inp,), max_value=mv)
 
 
+@FORWARD.register(n.QCFS)
+def _qcfs(ctx: Context, node: n.QCFS, ins) -> n.Node:
+    """λ is this layer's scale (normalize.py), so the normalized activation has λ = 1."""
+    want = ctx.lam[node.name]
+    inp = ctx.rescale(node.inputs[0], ins[0], want, node.name.replace(".", "_"))
+    ctx.scale[node.name] = want
+    return dataclasses.replace(node, inputs=(inp,), lam=np.ones_like(node.lam))
+
+
 @FORWARD.register(n.Add)
 def _add(ctx: Context, node: n.Add, ins) -> n.Node:
     want = ctx.req.get(node.name, ins[0])

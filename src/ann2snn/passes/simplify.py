@@ -25,7 +25,7 @@ def relu_before_maxpool(graph: Graph) -> Graph:
         changed = False
         for pool in graph.of_type(n.MaxPool):
             users = graph.consumers(pool.name)
-            if len(users) != 1 or not isinstance(users[0], n.ReLU):
+            if len(users) != 1 or not users[0].rectifier:  # max commutes with QCFS too
                 continue
             (src,) = pool.inputs
             if len(graph.consumers(src)) != 1 or isinstance(graph[src], n.Input):

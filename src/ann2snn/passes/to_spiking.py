@@ -1,6 +1,7 @@
 """Map a normalized ReLU network onto integrate-and-fire populations (docs/design.md §3).
 
-Every ReLU becomes an IF population with threshold 1; MaxPool becomes SpikingMaxPool;
+Every ReLU becomes an IF population with threshold 1 (a QCFS activation too, with
+v0 = 1/2: its trained λ is the scale normalization divided out); MaxPool becomes SpikingMaxPool;
 the output layer becomes the readout population: spike counts by default, or a
 non-spiking membrane readout when the network ended in a softmax (softmax is
 monotonic, so argmax of the integrated membrane is the prediction).
@@ -17,6 +18,10 @@ from .normalize import output_population
 
 log = logging.getLogger(__name__)
 
+#: v(0) = θ/2 for the populations of QCFS layers (Bu et al. 2022: the "shift" that makes
+#: the spike count at T = L equal the quantized activation)
+QCFS_V0 = 0.5
+
 
 def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: float = 0.0,
                softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE) -> Graph:
@@ -31,7 +36,11 @@ def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: fl
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
     out, had_softmax = output_population(graph)
     membrane = had_softmax and softmax_readout is SoftmaxReadout.MEMBRANE
+    # a QCFS network's output layer is read from its membrane (the accumulated current,
+    # as in Bu et al.): at T <= 8 a spike count ties too often (docs/low-latency.md)
+    membrane = membrane or any(isinstance(x, n.QCFS) for x in graph)
     nodes: list[n.Node] = []
+    qcfs: dict[str, int] = {}
     for x in graph:
         if isinstance(x, n.Softmax) and x.name == graph.output:
             continue
@@ -41,18 +50,25 @@ def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: fl
                             x.name, x.max_value)
             x = n.IF(x.name, x.inputs, threshold=1.0, reset=reset, v0=v0,
                      membrane_readout=membrane and x.name == out)
+        elif isinstance(x, n.QCFS):  # λ is θ (normalized: 1); v(0) = θ/2 is QCFS's shift
+            qcfs[x.name] = x.levels
+            x = n.IF(x.name, x.inputs, threshold=1.0, reset=reset, v0=QCFS_V0,
+                     membrane_readout=membrane and x.name == out)
         elif isinstance(x, n.MaxPool):
             x = n.SpikingMaxPool(x.name, x.inputs, kernel=x.kernel, stride=x.stride,
                                  padding=x.padding, dilation=x.dilation, ceil_mode=x.ceil_mode)
         nodes.append(x)
     output = out
-    if not isinstance(graph[out], n.ReLU):
+    if not graph[out].rectifier:
         pop = n.IF(f"{out}.neurons", (out,), threshold=1.0, reset=reset, v0=v0,
                    membrane_readout=membrane)
         nodes.append(pop)
         output = pop.name
     meta = dict(graph.meta)
     meta["readout"] = (Readout.MEMBRANE if membrane else Readout.SPIKE_COUNT).value
+    if qcfs:  # the report and `ann2snn info` say where the thresholds came from
+        meta["qcfs"] = {"layers": qcfs, "v0": QCFS_V0, "thresholds": "trained λ",
+                        "readout": meta["readout"]}
     return Graph(nodes, output, meta)
 
 

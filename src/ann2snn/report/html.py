@@ -113,6 +113,11 @@ def render(result, images: dict[str, Path], failed: list[str] | None = None) -> 
         ["ANN MACs per sample", _num(m["ann_macs_per_sample"])],
         ["first-layer MACs per sample (analog input)", _num(m["first_layer_macs_per_sample"])],
     ]
+    qcfs = (result.normalization or {}).get("qcfs")
+    if qcfs:  # thresholds from QCFS fine-tuning, not from percentiles
+        levels = sorted({v["levels"] for v in qcfs.values()})
+        summary.append(["thresholds", _e(f"trained QCFS λ of {len(qcfs)} layers (L = "
+                                         f"{', '.join(map(str, levels))}), v0 = θ/2")])
     for k, v in result.wall_time_s.items():
         summary.append([f"wall time: {_e(k)} (s)", _num(float(v), "{:.3f}")])
     acc_rows = [[str(t), pct.format(a)] for t, a in result.table()]

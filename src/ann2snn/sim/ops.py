@@ -96,6 +96,15 @@ def _relu(node: n.ReLU, xs, p):
     return xs[0].clamp(0.0, node.max_value)
 
 
+@OPS.register(n.QCFS)
+def _qcfs(node: n.QCFS, xs, p):
+    """The formula of ir/nodes.py (the same as the torch op ann2snn::qcfs)."""
+    x, lam = xs[0], p.get(node.name, "lam").to(xs[0].dtype)
+    lam = lam.reshape((1, -1) + (1,) * (x.ndim - 2)) if lam.numel() > 1 else lam.reshape(())
+    return lam / node.levels * torch.clamp(torch.floor(x * node.levels / lam + 0.5), 0,
+                                            node.levels)
+
+
 @OPS.register(n.Softmax)
 def _softmax(node: n.Softmax, xs, p):
     return torch.softmax(xs[0], dim=-1)
