@@ -180,3 +180,25 @@ def test_a_saved_qcfs_program_converts(tmp_path, rng):
     g = import_model(str(path))
     assert [type(v).__name__ for v in g] == ["Input", "Dense", "QCFS", "Dense"]
     assert g["1"].levels == 4 and g["1"].lam.tolist() == [2.0]
+
+
+class Untraceable(nn.Module):
+    """torch.fx cannot trace the branch on a shape (torch.export can); so the F.relu
+    cannot be replaced."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.act, self.out = nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.act(self.fc(x))
+        if h.shape[1] == 4:
+            h = F.relu(h - 0.5)
+        return self.out(h)
+
+
+def test_untraceable_functional_relu_is_named(rng):
+    with pytest.raises(UnsupportedLayerError) as e:
+        qcfs(Untraceable(), levels=4, sample=rng.random((8, 4)).astype(np.float32))
+    assert len(e.value.layers) == 1 and "relu" in e.value.layers[0][1]
+    assert "nn.ReLU modules" in str(e.value)

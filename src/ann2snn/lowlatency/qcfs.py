@@ -205,7 +205,15 @@ def _check_exported(model: nn.Module, sample) -> None:
                     type(model).__name__)
         return
     x = torch.as_tensor(np.asarray(sample), dtype=torch.float32)[:2]
-    ep = torch.export.export(model.eval(), (x,), strict=False)
+    try:
+        ep = torch.export.export(model.eval(), (x,), strict=False)
+    except Exception as e:  # the converter needs torch.export too: say so now
+        from ..errors import ConversionError
+
+        raise ConversionError(
+            f"{type(model).__name__}: neither torch.fx nor torch.export can capture the "
+            f"model ({type(e).__name__}), so its activations cannot be replaced; the forward "
+            "must be traceable with a single tensor input") from None
     left = [(_where(nd), str(nd.target).replace("aten.", "")) for nd in ep.graph.nodes
             if nd.op == "call_function" and (nd.target in _RELU_FNS | _CLIP_FNS | _BAD_FNS)]
     if left:

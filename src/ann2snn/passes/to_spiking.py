@@ -38,7 +38,9 @@ def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: fl
     membrane = had_softmax and softmax_readout is SoftmaxReadout.MEMBRANE
     # a QCFS network's output layer is read from its membrane (the accumulated current,
     # as in Bu et al.): at T <= 8 a spike count ties too often (docs/low-latency.md)
-    membrane = membrane or any(isinstance(x, n.QCFS) for x in graph)
+    # (a softmax output keeps softmax_readout's choice)
+    if not had_softmax and any(isinstance(x, n.QCFS) for x in graph):
+        membrane = True
     nodes: list[n.Node] = []
     qcfs: dict[str, int] = {}
     for x in graph:
