@@ -88,8 +88,12 @@ def _required(graph: Graph, lam: dict[str, np.ndarray], out: str) -> dict[str, n
 def normalize(graph: Graph, calibration: np.ndarray,
               method: NormMethod | str = NormMethod.PERCENTILE, percentile: float = 99.9,
               per_channel: bool = False, input_scale: float = 1.0,
-              batch_size: int = 256) -> tuple[Graph, dict[str, np.ndarray]]:
+              batch_size: int = 256,
+              burst: int = 1) -> tuple[Graph, dict[str, np.ndarray]]:
     """Return the normalized graph and the scale λ of every population.
+
+    ``burst`` k > 1: every hidden population (all but the output) gets the scale λ/k,
+    the threshold of a population that emits up to k spikes per step (lowlatency/burst.py).
 
     ``method``: a :class:`~ann2snn.ir.NormMethod` or its value (``"percentile"``,
     ``"max"``). The rules per node type are in passes/normalize_rules.py.
@@ -115,6 +119,8 @@ def normalize(graph: Graph, calibration: np.ndarray,
         # the output keeps one scale: per-class scales would change which class wins
         lam[name] = layer_scale(a, method, percentile, per_channel and a.ndim >= 2
                                 and name != out)
+        if burst > 1 and name in pops and name != out:
+            lam[name] = lam[name] / burst
     req = _required(graph, lam, out)
 
     ctx = Context(graph, lam, req, input_scale)
@@ -133,7 +139,8 @@ def normalize(graph: Graph, calibration: np.ndarray,
     meta = dict(graph.meta)
     meta["normalization"] = {
         "method": method.value, "percentile": percentile, "per_channel": per_channel,
-        "input_scale": input_scale, "num_calibration_samples": int(len(calibration)),
+        "input_scale": input_scale, **({"burst": burst} if burst > 1 else {}),
+        "num_calibration_samples": int(len(calibration)),
         "scales": {k: (v.ravel().tolist() if v.size > 1 else float(v.flat[0]))
                    for k, v in lambdas.items()},
     }
