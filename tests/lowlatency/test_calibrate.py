@@ -154,3 +154,20 @@ def test_config_refuses_test_split_calibration(tmp_path):
     with pytest.raises(ConfigError, match="training images only"):
         run_pipeline(cfg, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_config_keys_reach_the_conversion(tmp_path, digits_model):
+    from ann2snn.config import validate
+    from ann2snn.pipeline import run_pipeline
+
+    path = tmp_path / "digits.pt2"
+    torch.export.save(torch.export.export(digits_model, (torch.rand(2, 1, 8, 8),)), str(path))
+    cfg = validate({"model": {"path": str(path)},
+                    "data": {"dataset": "digits", "calibration_samples": 100},
+                    "conversion": {"calibrate_timesteps": 3, "burst": 2},
+                    "tools": {"simulate": False, "evaluate_ann": False},
+                    "output": {"dir": str(tmp_path / "run")}})
+    snn, _, _ = run_pipeline(cfg, progress=False)
+    assert snn.graph.meta["calibration"]["timesteps"] == 3
+    assert snn.graph.meta["calibration"]["num_samples"] == 100
+    assert snn.graph.meta["burst"] == 2
