@@ -42,14 +42,27 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
             method: NormMethod | str = NormMethod.PERCENTILE, per_channel: bool = False,
             max_to_avg_pool: bool = False, reset: ResetMode | str = ResetMode.SUBTRACT,
             v0: float = 0.0, softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE,
-            input_scale: float = 1.0, quantize=None) -> SNN:
+            input_scale: float = 1.0, quantize=None,
+            calibrate_timesteps: int | None = None,
+            burst: int = 1) -> SNN:
     """Convert a trained ReLU network into a spiking network.
 
     ``calibration_data`` (N, ...) — training images, never the test set — sets the
     per-layer scales: the ``percentile`` of each layer's non-zero activations, or their
     ``max``, per layer or ``per_channel``. See docs/design.md for the semantics.
     ``quantize`` (a QuantSpec) returns the integer-mode network (docs/integer-mode.md).
+
+    ``calibrate_timesteps`` T: training-free calibration for T steps on the same
+    calibration data (v0 = 0.5, then biases and initial potentials corrected layer by
+    layer; docs/low-latency.md). ``burst`` k > 1: hidden populations emit up to k spikes
+    per step, their thresholds λ/k (docs/low-latency.md, "Burst spikes").
     """
+    from .lowlatency.burst import burst_populations, check_burst
+    from .lowlatency.calibrate import calibrate, check_timesteps
+
+    burst = check_burst(burst)
+    if calibrate_timesteps is not None:
+        check_timesteps(calibrate_timesteps)
     method = coerce(NormMethod, method, "normalization method")
     reset = coerce(ResetMode, reset, "reset")
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
@@ -64,8 +77,12 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     t0 = time.perf_counter()
     ann = prepare_ann(graph, max_to_avg_pool)
     norm, _ = normalize(ann, calib, method=method, percentile=percentile,
-                        per_channel=per_channel, input_scale=input_scale)
+                        per_channel=per_channel, input_scale=input_scale, burst=burst)
     snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout)
+    if burst > 1:
+        snn = burst_populations(snn, burst)
+    if calibrate_timesteps is not None:
+        snn = calibrate(snn, norm, calib, calibrate_timesteps)
     snn.meta["conversion_time_s"] = time.perf_counter() - t0
     if quantize is not None:  # a QuantSpec: integer mode
         from .quantize import quantize as _quantize

@@ -16,7 +16,7 @@ from .api import convert
 from .backends import DEFAULT, get_backend, simulate
 from .config import RunConfig
 from .data import calibration_data, load_dataset
-from .errors import ModelFileError
+from .errors import ConfigError, ModelFileError
 from .files import atomic_dir, write_atomic
 from .frontends import import_model
 from .ir import Encoding, Graph, coerce
@@ -131,6 +131,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, store=None
     d, s = cfg.data, cfg.simulation
     check_model_spec(cfg.model.path, cfg.model.weights, cfg.model.random_weights,
                      "model.weights")
+    _check_calibration(cfg)
     out = writable_output(cfg.output.dir, "output.dir", directory=True)
     if cfg.tools.simulate:
         device_name(s.device)
@@ -184,7 +185,9 @@ def _convert(cfg: RunConfig) -> SNN:
                                    cfg.model.random_weights)
     snn = convert(graph, calib, percentile=c.percentile, method=c.method,
                   per_channel=c.per_channel, max_to_avg_pool=c.max_to_avg_pool, reset=c.reset,
-                  v0=c.v0, softmax_readout=c.softmax_readout)
+                  v0=c.v0, softmax_readout=c.softmax_readout,
+                  calibrate_timesteps=c.calibrate_timesteps,
+                  burst=c.burst)
     encoding = coerce(Encoding, s.encoding, "simulation.encoding")
     if c.v_thresh != 1 or c.dt != 1:  # INIsim's threshold and time step (passes/rescale.py)
         g, ann = fold_threshold_and_dt(snn.graph, snn.ann_graph, c.v_thresh, c.dt,
@@ -195,6 +198,20 @@ def _convert(cfg: RunConfig) -> SNN:
 
         snn = quantize(snn, calibration=calib, weight_bits=c.weight_bits)
     return snn
+
+
+def _check_calibration(cfg: RunConfig) -> None:
+    """conversion.calibrate_timesteps reads training images only, of the network it
+    returns: refused with test-split calibration images or INIsim's v_thresh / dt."""
+    c = cfg.conversion
+    if c.calibrate_timesteps is None:
+        return
+    if cfg.data.calibration_split != "train":
+        raise ConfigError("conversion.calibrate_timesteps calibrates on training images only; "
+                          "data.calibration_split is 'test': remove one of the two keys")
+    if c.v_thresh != 1 or c.dt != 1:
+        raise ConfigError("conversion.calibrate_timesteps does not combine with INIsim's "
+                          "conversion.v_thresh / conversion.dt: remove one of them")
 
 
 def _graphs(snn: SNN) -> tuple:

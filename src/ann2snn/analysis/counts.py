@@ -113,15 +113,18 @@ def _windows_covering(node, in_shape: tuple[int, ...], out_shape: tuple[int, ...
     return np.broadcast_to(fan, in_shape).copy()
 
 
-def synaptic_ops(graph: Graph, name: str, events: np.ndarray) -> np.ndarray:
+def synaptic_ops(graph: Graph, name: str, events: np.ndarray, spikes: bool = False
+                 ) -> np.ndarray:
     """Synaptic operations per step of op ``name`` for input ``events`` (T, B, *in_shape):
 
         SOP(t) = Σ_b Σ_j [events[t, b, j] ≠ 0] · fanout_j
 
     i.e. every spike (or non-zero input, for a non-binary input) is delivered once along
-    each of its synapses, whatever its value. Returns float64 (T,)."""
+    each of its synapses, whatever its value. ``spikes``: the events are spike counts
+    (burst spikes, :func:`ann2snn.ir.facts.burst_nodes`): m spikes are delivered m times,
+    SOP(t) = Σ_b Σ_j events[t, b, j] · fanout_j. Returns float64 (T,)."""
     ev = np.asarray(events)
     t, b = ev.shape[:2]
     fan = fanout(graph, name).reshape(-1)
-    active = (ev.reshape(t, b, -1) != 0).sum(1)
+    active = ev.reshape(t, b, -1).sum(1) if spikes else (ev.reshape(t, b, -1) != 0).sum(1)
     return np.einsum("tj,j->t", active.astype(np.float64), fan)

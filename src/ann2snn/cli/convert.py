@@ -25,6 +25,16 @@ def add_parser(sub):
 
     add_dataset_args(p, required=False)  # required unless MODEL is .nir (checked in run)
     add_convert_args(p)
+    from ..validate import positive
+
+    g = p.add_argument_group("low latency (docs/low-latency.md)")
+    g.add_argument("--calibrate", type=positive, metavar="T",
+                   help="training-free calibration for T steps: v0 = 0.5, then biases and "
+                        "initial potentials corrected layer by layer on the --dataset "
+                        "training images (Li et al. 2021); e.g. --calibrate 8")
+    g.add_argument("--burst", type=positive, default=1, metavar="K",
+                   help="hidden neurons emit up to K spikes per step (threshold λ/K: K times "
+                        "finer rates at the same T); default 1, binary spikes")
     return p
 
 
@@ -48,7 +58,9 @@ def run(args) -> int:
     graph = load_user_model(args.model, args.weights, calib, args.random_weights)
     snn = convert(graph, calib, percentile=args.percentile, method=args.method,
                   per_channel=args.per_channel, max_to_avg_pool=args.max_to_avg,
-                  reset=args.reset, v0=args.v0)
+                  reset=args.reset, v0=args.v0,
+                  calibrate_timesteps=args.calibrate,
+                  burst=args.burst)
     out = snn.save(Path(args.output))
     pops = sum(1 for r in snn.summary() if r["neurons"])
     print(f"wrote {out}: {pops} spiking populations, "

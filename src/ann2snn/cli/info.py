@@ -35,6 +35,7 @@ def run(args) -> int:
             print(f"QCFS: {len(qcfs['layers'])} populations take their thresholds from the "
                   f"trained λ (L = {', '.join(map(str, sorted(set(qcfs['layers'].values()))))},"
                   f" no percentile), v0 = θ/2")
+        print(_burst_and_calibration(snn.graph.meta))
         return 0
     import numpy as np
 
@@ -55,3 +56,17 @@ def run(args) -> int:
     rows = graph.summary()
     print_table(rows, cols[:4])
     return 0
+
+
+def _burst_and_calibration(meta: dict) -> str:
+    """One line: the burst and the calibration the network was converted with."""
+    k = int(meta.get("burst", 1))
+    burst = (f"burst: up to {k} spikes per step in hidden populations (thresholds λ/{k})"
+             if k > 1 else "burst: off (binary spikes)")
+    cal = meta.get("calibration")
+    if not cal:
+        return f"{burst}; calibration: off"
+    v0 = [e["v0"] for e in cal["layers"].values() if "v0" in e]
+    rng = f", v0 {min(v0):.3g}..{max(v0):.3g}" if v0 else ""
+    return (f"{burst}; calibration: for T = {cal['timesteps']} on {cal['num_samples']} "
+            f"training images (bias per channel, v0 per layer{rng})")

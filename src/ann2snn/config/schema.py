@@ -55,6 +55,11 @@ class ConversionConfig(_Strict):
                       "the number of steps")
     weight_bits: int | None = Field(None, ge=2, le=16, description="integer mode with "
                                     "weights of this width (quantize/); None: float")
+    calibrate_timesteps: int | None = Field(None, ge=1, description="training-free "
+                                            "calibration for this many steps "
+                                            "(docs/low-latency.md); None: off")
+    burst: int = Field(1, ge=1, description="spikes a hidden neuron may emit per step "
+                       "(burst spikes, threshold λ/burst; docs/low-latency.md)")
 
 
 class SimulationConfig(_Strict):

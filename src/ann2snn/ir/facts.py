@@ -6,6 +6,8 @@ place from the node traits (ir/nodes.py).
   computed once per input instead of once per step.
 - :func:`binary_nodes`: nodes whose outputs are always 0/1 spikes, so an event is a
   non-zero value and needs no ``!= 0`` test.
+- :func:`burst_nodes`: nodes whose outputs are spike counts that may exceed 1 (burst
+  populations, and what passes their spikes on): an element of value m is m spikes.
 - :func:`consumers`: the graph's fan-out, every node's readers in topological order.
 - :func:`populations`: the neuron populations in topological order.
 - :func:`traced_nodes`: what a trace records (docs/traces.md): the inputs and the
@@ -39,6 +41,22 @@ def binary_nodes(graph: Graph) -> set[str]:
             if x.binary:
                 out.add(x.name)
         elif x.passes_spikes and x.inputs and all(i in out for i in x.inputs):
+            out.add(x.name)
+    return out
+
+
+def burst_nodes(graph: Graph) -> set[str]:
+    """Nodes whose outputs are spike counts per step that may exceed 1: populations with
+    ``multi_spike > 1`` (burst spikes), and nodes that pass spikes through
+    (:attr:`Node.passes_spikes`) from spike inputs only, one of them a burst."""
+    spikes = binary_nodes(graph)
+    out: set[str] = set()
+    for x in graph:
+        if x.population:
+            if x.multi_spike > 1 and not x.membrane_readout:
+                out.add(x.name)
+        elif x.passes_spikes and x.inputs and all(i in out or i in spikes for i in x.inputs) \
+                and any(i in out for i in x.inputs):
             out.add(x.name)
     return out
 

@@ -89,8 +89,12 @@ def _required(graph: Graph, lam: dict[str, np.ndarray], out: str) -> dict[str, n
 def normalize(graph: Graph, calibration: np.ndarray,
               method: NormMethod | str = NormMethod.PERCENTILE, percentile: float = 99.9,
               per_channel: bool = False, input_scale: float = 1.0,
-              batch_size: int = 256) -> tuple[Graph, dict[str, np.ndarray]]:
+              batch_size: int = 256,
+              burst: int = 1) -> tuple[Graph, dict[str, np.ndarray]]:
     """Return the normalized graph and the scale λ of every population.
+
+    ``burst`` k > 1: every hidden population (all but the output) gets the scale λ/k,
+    the threshold of a population that emits up to k spikes per step (lowlatency/burst.py).
 
     ``method``: a :class:`~ann2snn.ir.NormMethod` or its value (``"percentile"``,
     ``"max"``). The rules per node type are in passes/normalize_rules.py.
@@ -122,6 +126,10 @@ def normalize(graph: Graph, calibration: np.ndarray,
         rank = len(graph.shapes[name])
         lam[name] = (x.lam.astype(np.float64).reshape((-1,) + (1,) * (rank - 1))
                      if x.lam.size > 1 else np.full((1,) * rank, float(x.lam.flat[0])))
+    if burst > 1:  # after the QCFS λ, so QCFS + burst gets the finer thresholds too
+        for name in pops:
+            if name != out and name in lam:
+                lam[name] = lam[name] / burst
     req = _required(graph, lam, out)
 
     ctx = Context(graph, lam, req, input_scale)
@@ -140,7 +148,8 @@ def normalize(graph: Graph, calibration: np.ndarray,
     meta = dict(graph.meta)
     meta["normalization"] = {
         "method": method.value, "percentile": percentile, "per_channel": per_channel,
-        "input_scale": input_scale, "num_calibration_samples": int(len(calibration)),
+        "input_scale": input_scale, **({"burst": burst} if burst > 1 else {}),
+        "num_calibration_samples": int(len(calibration)),
         "scales": {k: (v.ravel().tolist() if v.size > 1 else float(v.flat[0]))
                    for k, v in lambdas.items()},
     }

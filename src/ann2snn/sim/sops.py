@@ -1,5 +1,6 @@
 """Synaptic-operation counts per step of a window: Σ over a step's samples and input
-elements of [x ≠ 0] × the element's fan-out (the synapses it drives; analysis/counts.py).
+elements of [x ≠ 0] × the element's fan-out (the synapses it drives; analysis/counts.py);
+for burst spikes (spike counts), x × the fan-out: each spike is delivered.
 
 The fused kernel (sim/kernels/) counts in one pass, in float64; the pure-torch code
 (:func:`sop_counts_torch`) is a comparison and a matrix-vector product, in float32. The
@@ -15,19 +16,22 @@ from . import kernels
 from .kernels import ops as kops
 
 
-def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, b: int, binary: bool
-               ) -> torch.Tensor:
-    """SOPs per step (k,) of the events in ``x`` (k·b, ...); ``binary``: x is 0/1 already."""
+def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, b: int, binary: bool,
+               counted: bool = False) -> torch.Tensor:
+    """SOPs per step (k,) of the events in ``x`` (k·b, ...); ``binary``: x is 0/1 already;
+    ``counted``: x holds spike counts (burst spikes), an element of m spikes is m events."""
     lib = kernels.library() if x.device.type == "cpu" else None
     if lib is not None:
-        r = kops.sop_counts(lib, x, fan, k)
+        r = kops.sop_counts(lib, x, fan, k, counted)
         if r is not None:
             return r
-    return sop_counts_torch(x, fan, k, b, binary)
+    return sop_counts_torch(x, fan, k, b, binary, counted)
 
 
-def sop_counts_torch(x: torch.Tensor, fan: torch.Tensor, k: int, b: int, binary: bool
-                     ) -> torch.Tensor:
+def sop_counts_torch(x: torch.Tensor, fan: torch.Tensor, k: int, b: int, binary: bool,
+                     counted: bool = False) -> torch.Tensor:
+    if counted:
+        return events_dot(x.to(fan.dtype), fan).view(k, b).sum(1)
     ev = x if binary and x.dtype == fan.dtype \
         else torch.ne(x, 0, out=torch.empty_like(x, dtype=fan.dtype))
     # (ne into a float tensor: 8x faster than ne, then a bool-to-float copy)

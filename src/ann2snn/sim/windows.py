@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..ir import Graph
+from ..ir import Graph, facts
 from .sops import sop_counts
 
 #: Called per window: (node name, kind, tensor (K, B, ...), first step index).
@@ -160,6 +160,7 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     preds, out_acc, pred = [], None, None
     correct = None if labels is None else torch.zeros(timesteps, dtype=torch.int64)
     out_node = graph[graph.output]
+    burst = facts.burst_nodes(graph) if binary is not None else set()  # spikes: x·fan-out
     for t0 in range(0, timesteps, window):
         k = min(window, timesteps - t0)
         vals: dict[str, tuple[torch.Tensor, bool]] = {}
@@ -207,7 +208,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 if binary is not None and node.synaptic:
                     fan = ops.fanout(node, flat[0].shape[1:])
                     sops.setdefault(name, []).append(
-                        sop_counts(flat[0], fan, k, b, node.inputs[0] in binary))
+                        sop_counts(flat[0], fan, k, b, node.inputs[0] in binary,
+                                   node.inputs[0] in burst))
                 y = ops.apply(node, flat)
                 vals[name] = (y.reshape(k, b, *y.shape[1:]), False)
         s_out = vals[graph.output][0] if emitted is None else emitted

@@ -188,3 +188,23 @@ GATE(maxpool_gate_i64, int64_t)
 SOPS(sop_rows_f32, float)
 SOPS(sop_rows_f64, double)
 SOPS(sop_rows_i64, int64_t)
+
+/* Synaptic operations of burst spikes: per row, the sum of x[r, i] * fan[i] (x holds
+ * spike counts, each spike delivered along every synapse), in double. */
+#define SOPS_COUNTED(NAME, T)                                                           \
+  void NAME(const T *x, int64_t rows, int64_t e, const float *fan, double *res,         \
+            int nthreads) {                                                             \
+    int nt = teams(nthreads, rows * e, 1 << 16);                                        \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
+    for (int64_t r = 0; r < rows; ++r) {                                                \
+      const T *row = x + r * e;                                                         \
+      double acc = 0.0;                                                                 \
+      for (int64_t i = 0; i < e; ++i)                                                   \
+        if (row[i] != 0) acc += (double)row[i] * fan[i];                                \
+      res[r] = acc;                                                                     \
+    }                                                                                   \
+  }
+
+SOPS_COUNTED(sop_counted_f32, float)
+SOPS_COUNTED(sop_counted_f64, double)
+SOPS_COUNTED(sop_counted_i64, int64_t)

@@ -42,6 +42,9 @@ SIGNATURES = {
     "sop_rows_f32": [_P, _I64, _I64, _P, _P, _INT],
     "sop_rows_f64": [_P, _I64, _I64, _P, _P, _INT],
     "sop_rows_i64": [_P, _I64, _I64, _P, _P, _INT],
+    "sop_counted_f32": [_P, _I64, _I64, _P, _P, _INT],
+    "sop_counted_f64": [_P, _I64, _I64, _P, _P, _INT],
+    "sop_counted_i64": [_P, _I64, _I64, _P, _P, _INT],
 }
 
 

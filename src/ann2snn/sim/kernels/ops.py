@@ -126,9 +126,11 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
     return out, cnt
 
 
-def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int) -> torch.Tensor | None:
+def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
+               ) -> torch.Tensor | None:
     """Σ over each step's rows of x (k·b, ...) and their elements of [x ≠ 0]·fan (fan in
-    logical (C, H, W) order), summed in float64: (k,) float32."""
+    logical (C, H, W) order), summed in float64: (k,) float32. ``counted``: x·fan (x
+    holds spike counts: burst spikes)."""
     if not _cpu(x, fan) or x.dtype not in (torch.float32, torch.float64, torch.int64) \
             or fan.dtype != torch.float32 or len(x) % k or fan.numel() != math.prod(x.shape[1:]):
         return None
@@ -137,7 +139,9 @@ def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int) -> torch.Tensor 
     f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
     f = f.contiguous().view(-1)
     res = torch.empty(len(x), dtype=torch.float64)
-    fn = {torch.float32: lib.sop_rows_f32, torch.float64: lib.sop_rows_f64,
-          torch.int64: lib.sop_rows_i64}[x.dtype]
+    fn = ({torch.float32: lib.sop_counted_f32, torch.float64: lib.sop_counted_f64,
+           torch.int64: lib.sop_counted_i64} if counted else
+          {torch.float32: lib.sop_rows_f32, torch.float64: lib.sop_rows_f64,
+           torch.int64: lib.sop_rows_i64})[x.dtype]
     fn(_ptr(xs), len(x), xs.shape[1], _ptr(f), _ptr(res), torch.get_num_threads())
     return res.view(k, -1).sum(1).to(torch.float32)
