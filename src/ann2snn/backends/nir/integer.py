@@ -21,8 +21,6 @@ the metadata's ``float32_exact_timesteps`` is the T up to which the same bound p
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...ir import nodes as n
@@ -113,7 +111,3 @@ def metadata(graph, timesteps: int | None) -> dict:
         "exact_timesteps": -1 if sat is None else int(sat),
         "float32_exact_timesteps": -1 if f32 is None else int(f32),
     }
-
-
-def pool_size(kernel) -> int:
-    return math.prod(int(k) for k in kernel)
