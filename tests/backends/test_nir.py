@@ -173,14 +173,10 @@ def test_refuses_everything_at_once(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_refuses_integer_mode_and_poisson():
-    from ann2snn.quantize import quantize
-
+def test_refuses_poisson():  # (integer mode: tests/backends/test_nir_integer.py)
     b = get_backend("nir", "export")
     with pytest.raises(BackendMismatch, match="encoding 'poisson'"):
         b.check(net_1d(), encoding="poisson")
-    with pytest.raises(BackendMismatch, match="integer networks are not supported"):
-        b.check(quantize(SNN(net_1d())))
 
 
 def test_convert_of_a_spiking_file_says_load_it(tmp_path):

@@ -19,6 +19,8 @@ the tests below measure it; docs/backends.md, "NIR", shows the figures.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 from pathlib import Path
 
@@ -238,6 +240,7 @@ class AvgPoolCNN(torch.nn.Module):
         return self.f(x)
 
 
+@functools.lru_cache(maxsize=1)  # trained once for the float and the integer test
 def mnist_cnn(n_train=4000, epochs=2, seed=0):
     from ann2snn.data import load_dataset
 
@@ -268,4 +271,41 @@ def test_mnist_cnn_agrees(tmp_path):
         ours = snn.run_batch(x, T).readout.numpy()
     theirs = reader_counts(tmp_path / "m.nir", x)
     assert (ours.argmax(1) == test.y[:100]).mean() > 0.8  # a converted network that works
+    np.testing.assert_array_equal(theirs, ours)
+
+
+# --- integer mode: the file's integers, read by the same independent reader ----------------
+def quantized_input(path, x):
+    """x_int as the file's metadata ``input_quantization`` says (no ann2snn code)."""
+    iq = json.loads(nir.read(str(path), type_check=False)
+                                  .metadata["input_quantization"])
+    xi = np.floor(np.asarray(x, np.float64) * iq["scale"] + 0.5)
+    return np.clip(xi, iq["min"], iq["max"]).astype(f32)
+
+
+@pytest.mark.parametrize("reset", [ResetMode.SUBTRACT, ResetMode.ZERO])
+def test_integer_network_agrees(reset, tmp_path):
+    """nirtorch's own SumPool2d (LPPool2d, p = 1: a sum on spikes) and the neuron
+    equations above, in float32, on the integer weights and θ − 1 thresholds."""
+    from ann2snn.quantize import QuantSpec, quantize
+
+    q = quantize(SNN(small_net(reset)), QuantSpec(per_channel=True))
+    path = ann2snn.export(q, "nir", tmp_path / "q.nir", timesteps=T)[0]
+    x = np.random.default_rng(0).random((12, 1, 8, 8)).astype(f32)
+    ours = q.run_batch(x, T).readout.numpy()
+    assert ours.sum() > 0 and len(np.unique(ours)) > 3
+    np.testing.assert_array_equal(reader_counts(path, quantized_input(path, x)), ours)
+
+
+def test_integer_mnist_cnn_agrees(tmp_path):
+    from ann2snn.quantize import QuantSpec, quantize
+
+    snn, test = mnist_cnn()
+    q = quantize(snn, QuantSpec(weight_bits=8))
+    path = ann2snn.export(q, "nir", tmp_path / "q.nir", timesteps=T)[0]
+    x = test.x[:100]
+    with one_thread():
+        ours = q.run_batch(x, T).readout.numpy()
+    theirs = reader_counts(path, quantized_input(path, x))
+    assert (ours.argmax(1) == test.y[:100]).mean() > 0.8
     np.testing.assert_array_equal(theirs, ours)

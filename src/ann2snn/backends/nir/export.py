@@ -12,6 +12,10 @@
 In discrete time with dt = 1 and the recurrent edge read one step later (the usual
 reading of a cycle), the I node's v(t) = v(t−1) + I(t) − θ·s(t−1) is ann2snn's membrane
 before reset, so every spike is the same (docs/design.md §3).
+
+An integer-mode graph is written with its integers (integer.py): thresholds θ − 1 per
+neuron, AvgPool and GlobalAvgPool as SumPool2d (integer mode sums), the input being the
+quantized x_int, and the integer-mode record in the metadata.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ...files import atomic_path
 from ...ir import ResetMode
 from ...ir import nodes as n
 from ...ir.options import Encoding, coerce
+from . import integer as int_mode
 from .checks import sources
 from .semantics import FORMAT, FORMAT_VERSION, GRAPH_META, below
 
@@ -38,9 +43,10 @@ def _full(shape, value) -> np.ndarray:
     return np.full(tuple(shape), value, dtype=f32)
 
 
-def _node(nir, x: n.Node, in_shape, out_shape) -> tuple[dict, list, str, str]:
+def _node(nir, x: n.Node, in_shape, out_shape, graph) -> tuple[dict, list, str, str]:
     """NIR nodes for ``x``: ``(nodes, internal edges, entry name, exit name)``."""
     name = x.name
+    pool = nir.SumPool2d if graph.quant is not None else nir.AvgPool2d  # integer: sums
     if isinstance(x, n.Dense):
         w = x.weight.astype(f32)
         node = nir.Linear(weight=w) if x.bias is None else \
@@ -61,14 +67,14 @@ def _node(nir, x: n.Node, in_shape, out_shape) -> tuple[dict, list, str, str]:
                               groups=int(x.groups), bias=bias)
         return {name: node}, [], name, name
     if isinstance(x, n.AvgPool):
-        node = nir.AvgPool2d(kernel_size=np.array(x.kernel), stride=np.array(x.stride),
-                             padding=np.array(x.padding))
+        node = pool(kernel_size=np.array(x.kernel), stride=np.array(x.stride),
+                    padding=np.array(x.padding))
         return {name: node}, [], name, name
     if isinstance(x, n.GlobalAvgPool):
         hw = np.array(in_shape[1:])
-        pool = nir.AvgPool2d(kernel_size=hw, stride=hw, padding=np.zeros(2, int))
+        whole = pool(kernel_size=hw, stride=hw, padding=np.zeros(2, int))
         flat = nir.Flatten(input_type={"input": np.array([in_shape[0], 1, 1])}, start_dim=0)
-        return {f"{name}.pool": pool, name: flat}, [(f"{name}.pool", name)], \
+        return {f"{name}.pool": whole, name: flat}, [(f"{name}.pool", name)], \
             f"{name}.pool", name
     if isinstance(x, (n.Flatten, n.Reshape)):
         node = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
@@ -77,23 +83,27 @@ def _node(nir, x: n.Node, in_shape, out_shape) -> tuple[dict, list, str, str]:
         factor = np.broadcast_to(x.factor.astype(f32), out_shape).copy()
         return {name: nir.Scale(scale=factor)}, [], name, name
     if isinstance(x, n.IF):
-        return _population(nir, x, out_shape)
+        return _population(nir, x, out_shape, graph)
     raise TypeError(f"no NIR mapping for {x.op} '{name}' (the check should have refused it)")
 
 
-def _population(nir, x: n.IF, shape) -> tuple[dict, list, str, str]:
-    name, theta = x.name, float(x.threshold)
+def _population(nir, x: n.IF, shape, graph) -> tuple[dict, list, str, str]:
+    name = x.name
     ones = _full(shape, 1.0)
     if x.membrane_readout:
         return {name: nir.I(r=ones)}, [], name, name
+    if graph.quant is not None:  # integer membranes: v >= θ <=> v > θ - 1
+        theta = int_mode.thresholds(graph, x, shape)
+        fire = theta - np.float32(1)
+    else:
+        theta = _full(shape, float(x.threshold))
+        fire = np.broadcast_to(below(float(x.threshold)), shape).copy()
     if x.reset is ResetMode.ZERO:
-        node = nir.IF(r=ones, v_threshold=np.broadcast_to(below(theta), shape).copy(),
-                      v_reset=_full(shape, 0.0))
+        node = nir.IF(r=ones, v_threshold=fire, v_reset=_full(shape, 0.0))
         return {name: node}, [], name, name
     v, reset = f"{name}.v", f"{name}.reset"
-    nodes = {v: nir.I(r=ones),
-             name: nir.Threshold(threshold=np.broadcast_to(below(theta), shape).copy()),
-             reset: nir.Scale(scale=_full(shape, -theta))}
+    nodes = {v: nir.I(r=ones), name: nir.Threshold(threshold=fire),
+             reset: nir.Scale(scale=-theta)}
     return nodes, [(v, name), (name, reset), (reset, v)], v, name
 
 
@@ -112,6 +122,8 @@ def metadata(graph, encoding: Encoding, timesteps: int | None) -> dict:
     }
     if timesteps is not None:
         meta["timesteps"] = int(timesteps)
+    if graph.quant is not None:
+        meta.update(int_mode.metadata(graph, timesteps))
     return meta
 
 
@@ -141,7 +153,7 @@ def to_nir(snn, *, encoding: Encoding | str = Encoding.ANALOG, timesteps: int | 
             entry[x.name] = exit_[x.name] = x.name
             continue
         in_shape = graph.shapes[x.inputs[0]]
-        new, internal, first, last = _node(nir, x, in_shape, graph.shapes[x.name])
+        new, internal, first, last = _node(nir, x, in_shape, graph.shapes[x.name], graph)
         clash = set(new) & (set(nodes) | set(graph.nodes) - {x.name})
         if clash:
             raise ValueError(f"NIR node names {sorted(clash)} of '{x.name}' are taken")

@@ -7,6 +7,11 @@ zero; an ``I`` feeding the output a membrane readout. NIR fires on ``v > t``: a 
 float32 membranes. Several edges into a node become an Add. Everything ann2snn cannot
 run exactly (LIF, CubaLIF, LI, Delay, nested graphs, ``r != 1``, a reset other than 0)
 is refused, all nodes at once, naming each.
+
+A file ann2snn wrote from an integer-mode network (metadata ``arithmetic = "integer"``,
+integer.py) is read back as one: θ = threshold + 1 (integer membranes), per-channel
+thresholds kept, SumPool2d as integer mode's window sum, and ``graph.quant`` from the
+metadata, so the integer simulator runs it spike for spike.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from ...errors import ModelFileError
 from ...ir import Graph, ResetMode
 from ...ir import nodes as n
+from ...ir.quant import QuantInfo, threshold_fields
 from .semantics import FORMAT, GRAPH_META, above
 
 f32 = np.float32
@@ -46,6 +52,21 @@ def _ones(node, what: str) -> None:
     if not np.all(np.asarray(node.r) == 1):
         raise _Refuse(f"{what}: r != 1 (ann2snn integrates the current itself; scale the "
                       "incoming weights by r instead)")
+
+
+def _int_thresholds(fire, reset, what: str) -> dict:
+    """IF fields of an integer population whose NIR threshold is ``fire`` (θ − 1 per
+    neuron) and whose reset edge is ``reset`` (−θ per neuron; None: reset to zero)."""
+    theta = np.asarray(fire, np.float64) + 1
+    if reset is not None and not np.array_equal(-np.asarray(reset, np.float64), theta):
+        raise _Refuse(f"{what}: the reset (Scale) is not minus the threshold + 1 of an "
+                      "integer population")
+    per = theta.reshape(theta.shape[0], -1) if theta.ndim > 0 else theta.reshape(1, 1)
+    if not np.all(per == per[:, :1]) or not np.all(per == np.rint(per)):
+        raise _Refuse(f"{what}: thresholds differ within a channel, or are not integers; "
+                      "integer mode has one threshold per population or per channel")
+    ch = per[:, 0]
+    return threshold_fields(ch if np.any(ch != ch[0]) else ch[:1])
 
 
 def _populations(nir, nodes, preds, succs) -> dict[str, tuple[str, str, str]]:
@@ -76,8 +97,9 @@ def _padding(p, kernel, dilation, stride, name: str) -> tuple[int, ...]:
     return _pair(p, len(kernel))
 
 
-def _map(nir, name, node, inputs) -> list[n.Node]:
-    """The ann2snn nodes of one NIR node reading ``inputs``; the last one is ``name``."""
+def _map(nir, name, node, inputs, integer: bool = False) -> list[n.Node]:
+    """The ann2snn nodes of one NIR node reading ``inputs``; the last one is ``name``
+    (``integer``: a file of an integer-mode network, whose pools are sums)."""
     if isinstance(node, (nir.Affine, nir.Linear)):
         w = np.asarray(node.weight, f32)
         if w.ndim != 2:
@@ -93,6 +115,9 @@ def _map(nir, name, node, inputs) -> list[n.Node]:
         return [n.Conv(name, inputs, weight=w, bias=bias, stride=stride, padding=pad,
                        dilation=dilation, groups=int(node.groups))]
     if isinstance(node, nir.AvgPool2d):
+        return [n.AvgPool(name, inputs, kernel=_pair(node.kernel_size),
+                          stride=_pair(node.stride), padding=_pair(node.padding))]
+    if isinstance(node, nir.SumPool2d) and integer:  # integer mode's AvgPool is the sum
         return [n.AvgPool(name, inputs, kernel=_pair(node.kernel_size),
                           stride=_pair(node.stride), padding=_pair(node.padding))]
     if isinstance(node, nir.SumPool2d):  # the window sum: its average times the window size
@@ -117,6 +142,9 @@ def _map(nir, name, node, inputs) -> list[n.Node]:
         _ones(node, "IF")
         if not np.all(np.asarray(node.v_reset) == 0):
             raise _Refuse("v_reset != 0: ann2snn resets to zero or by subtraction")
+        if integer:
+            return [n.IF(name, inputs, reset=ResetMode.ZERO,
+                         **_int_thresholds(node.v_threshold, None, "IF"))]
         theta = float(above(_uniform(node.v_threshold, "v_threshold")))
         return [n.IF(name, inputs, threshold=theta, reset=ResetMode.ZERO)]
     kind = type(node).__name__
@@ -137,6 +165,8 @@ def from_nir(g, source: str = "<NIRGraph>") -> Graph:
             raise ModelFileError(f"{source}: edge {a!r} -> {b!r} names a missing node")
         preds[b].append(a)
         succs[a].append(b)
+    md = g.metadata or {}
+    integer = md.get("format") == FORMAT and md.get("arithmetic") == "integer"
     loops = _populations(nir, nodes, preds, succs)
     inside = {m: t for t, members in loops.items() for m in members}
     outputs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
@@ -176,6 +206,10 @@ def from_nir(g, source: str = "<NIRGraph>") -> Graph:
             if name in loops:
                 v, t, s = loops[name]
                 _ones(nodes[v], f"I '{v}'")
+                if integer:
+                    built.append(n.IF(name, reads(v, skip=s), **_int_thresholds(
+                        nodes[t].threshold, nodes[s].scale, f"Threshold '{t}'")))
+                    continue
                 theta = -_uniform(nodes[s].scale, f"Scale '{s}'")
                 thr = _uniform(nodes[t].threshold, f"Threshold '{t}'")
                 if float(above(thr)) != theta:
@@ -194,7 +228,7 @@ def from_nir(g, source: str = "<NIRGraph>") -> Graph:
             ins = reads(name)
             if not ins:
                 raise _Refuse("no input edge")
-            built.extend(_map(nir, name, node, ins))
+            built.extend(_map(nir, name, node, ins, integer))
         except _Refuse as e:
             problems.append(f"'{name}' ({type(node).__name__}): {e}")
     if len(outputs) != 1:
@@ -204,9 +238,10 @@ def from_nir(g, source: str = "<NIRGraph>") -> Graph:
                              f"({len(problems)} problem(s)):\n"
                              + "\n".join(f"  - {p}" for p in problems))
     out = reads(outputs[0])
-    meta = _meta(g.metadata or {}, source)
+    meta = _meta(md, source)
+    quant = QuantInfo.from_json(json.loads(str(md["quant"]))) if integer else None
     try:
-        return Graph(built, out[0] if out else None, meta)
+        return Graph(built, out[0] if out else None, meta, quant)
     except ValueError as e:
         raise ModelFileError(f"{source}: the NIR graph is not a valid network: {e}") from None
 
