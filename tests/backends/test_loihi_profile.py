@@ -149,7 +149,8 @@ def test_negative_saturation_matches_loihis_asymmetric_units():
     −(2^23 − 1) = 64·(−(2^17 − 1)) − 63; the spikes afterwards still agree."""
     q = quantize(chain(seed=3), target="loihi").graph
     inhib = np.full_like(q["d2"].weight, -127)
-    inhib[:, :3] = 127  # three excitatory inputs, the rest inhibit
+    inhib[:4, :3] = 127  # neurons 0-3: three excitatory inputs, the rest inhibit
+    inhib[4:] = 3  # neurons 4-7 spike
     d2 = n.Dense("d2", ("s1",), weight=inhib, bias=np.full(8, 100, np.int32))
     g = q.replace([d2 if x.name == "d2" else x for x in q])
     x = np.full((1, 6), 0.9, f32)
@@ -161,6 +162,7 @@ def test_negative_saturation_matches_loihis_asymmetric_units():
                      probe=lambda name, kind, t, t0: rec.setdefault((name, kind), []).append(t))
     v = torch.cat(rec[("s2", "v")]).numpy()[:, 0]
     assert v.min() == -g.quant.v_limit  # it saturated
+    assert ref["s2"][:, 4:].sum(0).min() > 0 and ref["out"].sum() > 0
     for p in ("s2", "out"):
         assert np.array_equal(torch.cat(rec[(p, "spikes")]).numpy()[:, 0], ref[p]), p
 
