@@ -29,9 +29,11 @@ import torch
 from torch import nn
 
 import ann2snn
-from ann2snn.backends import BACKENDS, DEFAULT, simulate
+from ann2snn.backends import BACKENDS, DEFAULT, Arithmetic, simulate
 from ann2snn.data import load_dataset
 from ann2snn.errors import Ann2SnnError
+from ann2snn.quantize import quantize
+from ann2snn.quantize.targets import TARGETS
 
 
 def small_cnn() -> nn.Module:
@@ -48,7 +50,10 @@ def _busy() -> None:
 
 
 def candidates(graph) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
-    """(backend, delay) pairs to time, and (backend, why not) for the skipped ones."""
+    """(backend, delay) pairs to time, and (backend, why not) for the skipped ones. A
+    backend that runs integer mode only and names a quantization target (Loihi) runs
+    the network quantized for it: the job's backend is then "NAME" and the built-in
+    simulator's job on that network is "ann2snn@NAME"."""
     runs, skipped = [], []
     for name in BACKENDS.names("run"):
         if name == DEFAULT:
@@ -58,16 +63,35 @@ def candidates(graph) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
             b.require()
             sup = b.supports.get(next(iter(b.supports)))
             delays = sorted(int(d) for d in sup.synaptic_delay)
-            b.check(graph, synaptic_delay=delays[0])
+            g = QUANTIZED[name].graph if name in QUANTIZED else graph
+            b.check(g, synaptic_delay=delays[0])
         except Ann2SnnError as e:
             skipped.append((name, str(e).splitlines()[0]))
             continue
         runs.append((name, delays[0]))
+        if name in QUANTIZED:
+            runs.append((f"{DEFAULT}@{name}", delays[0]))
     return runs, skipped
+
+
+#: backend -> the network quantized for it (integer-only backends with a target)
+QUANTIZED: dict = {}
+
+
+def prepare_targets(snn, calibration) -> None:
+    """Quantize ``snn`` for every registered backend that runs integer mode only and
+    has a quantization target of its name (quantize/targets.py)."""
+    for name in BACKENDS.names("run"):
+        b = BACKENDS.get(name, "run")
+        if Arithmetic.FLOAT not in b.supports and name in TARGETS:
+            QUANTIZED[name] = quantize(snn, calibration=calibration, target=name)
 
 
 def time_one(snn, x, y, backend: str, delay: int, timesteps: int) -> float:
     """Seconds per sample of one run (no ANN, no diagnostics, no example trace)."""
+    backend, _, target = backend.partition("@")
+    target = target or backend
+    snn = QUANTIZED.get(target, snn)
     t0 = time.perf_counter()
     simulate(snn, x, backend, labels=y, timesteps=timesteps, synaptic_delay=delay,
              evaluate_ann=False, diagnostics=False, example_sample=None)
@@ -87,11 +111,12 @@ def rounds(snn, x, y, jobs, timesteps: int, n: int, label: str) -> dict:
 def table(med: dict, label: str) -> None:
     print(f"\n{label}: median seconds per sample (ratio to the built-in simulator at the "
           "same synaptic delay)")
-    print(f"{'backend':<10} {'delay':>5} {'ms/sample':>10} {'ratio':>8}")
+    print(f"{'backend':<14} {'delay':>5} {'ms/sample':>10} {'ratio':>8}")
     for (b, d), s in med.items():
-        ref = med.get((DEFAULT, d))
+        base = f"{DEFAULT}@{b}" if b in QUANTIZED else b if "@" in b else DEFAULT
+        ref = med.get((base, d))
         ratio = f"{s / ref:8.1f}" if ref else "       -"
-        print(f"{b:<10} {d:>5} {s * 1e3:>10.2f} {ratio}")
+        print(f"{b:<14} {d:>5} {s * 1e3:>10.2f} {ratio}")
 
 
 def main() -> None:
@@ -113,10 +138,11 @@ def main() -> None:
     else:
         train = load_dataset(args.dataset, "train", data_dir=args.data_dir)
         snn = ann2snn.convert(small_cnn(), train.x[:500])
+    prepare_targets(snn, test.x[:200] if args.snn else train.x[:500])
     runs, skipped = candidates(snn.graph)
     for name, why in skipped:
         print(f"skipped {name}: {why}")
-    delays = sorted({d for _, d in runs} | {0})
+    delays = sorted({d for b, d in runs if b not in QUANTIZED} | {0})
     jobs = [(DEFAULT, d) for d in delays] + runs
     print(f"{len(x)} samples of {args.dataset}, T = {args.timesteps}, {args.rounds} rounds; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "

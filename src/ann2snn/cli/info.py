@@ -16,6 +16,12 @@ def add_parser(sub):
     p.add_argument("--weights", help="state_dict for file.py:ClassName")
     p.add_argument("--input-shape",
                    help="per-sample input shape for file.py:ClassName, e.g. 1,28,28")
+    p.add_argument("--target", choices=["loihi"],
+                   help="also report the chip resources of a .snn: loihi (Loihi 1: cores, "
+                        "compartments, synapses and axons per layer against its per-core "
+                        "limits, and every register limit a quantized network breaks; "
+                        "docs/backends.md)")
+    p.epilog = "Example: ann2snn info net_loihi.snn --target loihi"
     return p
 
 
@@ -36,7 +42,16 @@ def run(args) -> int:
                   f"trained λ (L = {', '.join(map(str, sorted(set(qcfs['layers'].values()))))},"
                   f" no percentile), v0 = θ/2")
         print(_burst_and_calibration(snn.graph.meta))
+        if args.target:
+            from .info_target import report
+
+            return report(snn.graph, args.target)
         return 0
+    if args.target:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--target {args.target} reports a spiking network: pass the .snn "
+                          "file that 'ann2snn convert' (or quantize) wrote")
     import numpy as np
 
     from ..errors import ConfigError

@@ -6,7 +6,9 @@ integer simulator (:mod:`ann2snn.sim.integer`), and ``ann2snn export c`` turns i
 that reproduces it bit for bit. Semantics: docs/integer-mode.md.
 
 The package: ``spec`` (QuantSpec, the supported node types, shared helpers), ``solve``
-(the thresholds θ and scales σ), ``build`` (the integer weights and the overflow proof).
+(the thresholds θ and scales σ), ``build`` (the integer weights and the overflow proof),
+``targets`` (named chip profiles, ``target="loihi"``) and ``target_limits`` (a chip's
+current and bias limits on θ).
 """
 
 from __future__ import annotations
