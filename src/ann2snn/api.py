@@ -13,7 +13,7 @@ from .arrays import samples
 from .errors import ConversionError
 from .frontends import import_model
 from .ir import Graph, ResetMode
-from .ir.options import NormMethod, SoftmaxReadout, coerce
+from .ir.options import NormMethod, Readout, SoftmaxReadout, coerce
 from .network import SNN, load
 from .passes import (
     fold_batchnorm,
@@ -42,17 +42,23 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
             method: NormMethod | str = NormMethod.PERCENTILE, per_channel: bool = False,
             max_to_avg_pool: bool = False, reset: ResetMode | str = ResetMode.SUBTRACT,
             v0: float = 0.0, softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE,
-            input_scale: float = 1.0, quantize=None) -> SNN:
+            input_scale: float = 1.0, quantize=None,
+            readout: Readout | str | None = None) -> SNN:
     """Convert a trained ReLU network into a spiking network.
 
     ``calibration_data`` (N, ...) — training images, never the test set — sets the
     per-layer scales: the ``percentile`` of each layer's non-zero activations, or their
     ``max``, per layer or ``per_channel``. See docs/design.md for the semantics.
     ``quantize`` (a QuantSpec) returns the integer-mode network (docs/integer-mode.md).
+    ``readout`` (``"membrane"`` or ``"spike_count"``, any output layer): what the
+    prediction is read from; ``None``: a softmax output follows ``softmax_readout``,
+    any other output counts spikes (docs/low-latency.md, "Reading out the membrane").
     """
     method = coerce(NormMethod, method, "normalization method")
     reset = coerce(ResetMode, reset, "reset")
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
+    if readout is not None:
+        readout = coerce(Readout, readout, "readout")
     calib = samples(calibration_data, "calibration data")
     graph = import_model(model, calib)
     if any(x.population for x in graph):
@@ -65,7 +71,8 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     ann = prepare_ann(graph, max_to_avg_pool)
     norm, _ = normalize(ann, calib, method=method, percentile=percentile,
                         per_channel=per_channel, input_scale=input_scale)
-    snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout)
+    snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout,
+                     readout=readout)
     snn.meta["conversion_time_s"] = time.perf_counter() - t0
     if quantize is not None:  # a QuantSpec: integer mode
         from .quantize import quantize as _quantize

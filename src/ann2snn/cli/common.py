@@ -111,6 +111,10 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
                    help="reset by subtraction (default) or to zero")
     g.add_argument("--v0", type=float, default=0.0,
                    help="initial membrane as a fraction of the threshold (0.5 rounds)")
+    g.add_argument("--readout", choices=["membrane", "spike_count"], default=None,
+                   help="what the prediction is read from, for any output layer: the "
+                        "membrane of a non-spiking output, or its spike counts (default: "
+                        "membrane after a softmax, else spike counts)")
     g.add_argument("--calibration-samples", type=positive, default=1000,
                    help="training samples used to set the scales (default 1000)")
 

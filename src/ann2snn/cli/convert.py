@@ -48,7 +48,8 @@ def run(args) -> int:
     graph = load_user_model(args.model, args.weights, calib, args.random_weights)
     snn = convert(graph, calib, percentile=args.percentile, method=args.method,
                   per_channel=args.per_channel, max_to_avg_pool=args.max_to_avg,
-                  reset=args.reset, v0=args.v0)
+                  reset=args.reset, v0=args.v0,
+                  readout=args.readout)
     out = snn.save(Path(args.output))
     pops = sum(1 for r in snn.summary() if r["neurons"])
     print(f"wrote {out}: {pops} spiking populations, "

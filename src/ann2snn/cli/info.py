@@ -30,6 +30,7 @@ def run(args) -> int:
         print_table(rows, cols)
         print(f"\nreadout: {snn.readout_mode}; neurons: {sum(r['neurons'] for r in rows)}; "
               f"parameters: {sum(r['params'] for r in rows)}")
+        print(f"initial membrane v0: {_v0s(snn.graph)} of the threshold")
         return 0
     import numpy as np
 
@@ -50,3 +51,9 @@ def run(args) -> int:
     rows = graph.summary()
     print_table(rows, cols[:4])
     return 0
+
+
+def _v0s(graph) -> str:
+    """The populations' v0 (fractions of θ): one value, or each distinct one."""
+    vals = sorted({float(x.v0) for x in graph if x.population})
+    return ", ".join(f"{v:g}" for v in vals) or "-"

@@ -48,6 +48,9 @@ class ConversionConfig(_Strict):
     reset: Literal["subtract", "zero"] = "subtract"
     v0: float = 0.0
     softmax_readout: Literal["membrane", "spikes"] = "membrane"
+    readout: Literal["membrane", "spike_count"] | None = Field(
+        None, description="what the prediction is read from, for any output layer; None: "
+        "the membrane after a softmax (softmax_readout), else spike counts")
     v_thresh: float = Field(1.0, gt=0, description="INIsim's threshold, in units of each "
                             "population's scale λ (folded into the weights: λ·v_thresh)")
     dt: float = Field(1.0, gt=0, description="INIsim's time step: analog input and biases "
