@@ -43,10 +43,10 @@ class DataConfig(_Strict):
 class ConversionConfig(_Strict):
     method: Literal["percentile", "max"] = "percentile"
     percentile: float = Field(99.9, gt=0, le=100)
-    per_channel: bool = False
+    per_channel: bool = True
     max_to_avg_pool: bool = False
     reset: Literal["subtract", "zero"] = "subtract"
-    v0: float = 0.0
+    v0: float = 0.5
     softmax_readout: Literal["membrane", "spikes"] = "membrane"
     readout: Literal["membrane", "spike_count"] | None = Field(
         None, description="what the prediction is read from, for any output layer; None: "
