@@ -4,8 +4,9 @@ For one network (the README's MNIST LeNet-5 by default, or a residual network of
 benchmarks/resnets.py) and all test images, prints a table of SNN accuracy, spikes per
 neuron and synaptic operations per sample at T = 1, 2, 4, 8, 16, 32 for:
 
-  plain          rate conversion as before issue 14: v0 = 0, spike-count readout
-  shift          the initial-potential shift only: v0 = 0.5, spike-count readout
+  plain          rate conversion as before issue 14: v0 = 0, one scale per layer
+  shift          the initial-potential shift only: v0 = 0.5, one scale per layer
+  default        this tree's convert() defaults (v0 = 0.5, per-channel scales)
   calibration    convert(..., calibrate_timesteps=T): one conversion per T
   qcfs L=4, L=8  ann2snn.lowlatency.qcfs(model, levels=L), fine-tuned here for
                  --qcfs-epochs on the training split, then converted
@@ -45,7 +46,7 @@ from ann2snn.data import load_dataset  # noqa: E402
 from ann2snn.ir import nodes as n  # noqa: E402
 
 STEPS = (1, 2, 4, 8, 16, 32)
-METHODS = ("plain", "shift", "calibration", "qcfs L=4", "qcfs L=8", "qcfs+burst")
+METHODS = ("plain", "shift", "default", "calibration", "qcfs L=4", "qcfs L=8", "qcfs+burst")
 NOT_AVAILABLE = "not available in this tree"
 
 
@@ -67,7 +68,7 @@ def availability() -> dict[str, str | None]:
     params = inspect.signature(ann2snn.convert).parameters
     has_qcfs = importlib.util.find_spec("ann2snn.lowlatency") is not None and \
         hasattr(importlib.import_module("ann2snn.lowlatency"), "qcfs")
-    return {"plain": None, "shift": None,
+    return {"plain": None, "shift": None, "default": None,
             "calibration": None if "calibrate_timesteps" in params else NOT_AVAILABLE,
             "qcfs L=4": None if has_qcfs else NOT_AVAILABLE,
             "qcfs L=8": None if has_qcfs else NOT_AVAILABLE,
@@ -114,12 +115,12 @@ def finetune_qcfs(model: nn.Module, levels: int, train_set, epochs: int, seed: i
 
 def run_method(method, model, calib, train_set, test, args, cache) -> dict:
     T = max(STEPS)
-    if method == "plain":
-        return measure(ann2snn.convert(model, calib, v0=0.0, readout="spike_count"),
-                       test, T, args.batch_size)
-    if method == "shift":
-        return measure(ann2snn.convert(model, calib, v0=0.5, readout="spike_count"),
-                       test, T, args.batch_size)
+    if method in ("plain", "shift"):
+        v0 = 0.0 if method == "plain" else 0.5
+        return measure(ann2snn.convert(model, calib, v0=v0, per_channel=False), test, T,
+                       args.batch_size)
+    if method == "default":
+        return measure(ann2snn.convert(model, calib), test, T, args.batch_size)
     if method == "calibration":  # the conversion depends on T: one per T
         out = {"per_T": {}}
         for t in STEPS:
