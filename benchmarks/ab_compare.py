@@ -39,6 +39,11 @@ HERE = Path(__file__).resolve().parent
 WORKLOADS = {"lenet": (32, 500), "cnn_bn_avg": (100, 100), "cnn_max": (100, 100)}
 
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
+
 def build(name: str):
     from torch import nn
 
@@ -93,7 +98,7 @@ def child(args) -> None:
     model = build(args.workload)
     model.load_state_dict(torch.load(work / f"{args.workload}.pth", weights_only=True))
     model.eval()
-    snn = ann2snn.convert(model, calib)
+    snn = ann2snn.convert(model, calib, **PRE_ISSUE14)
     t, b = WORKLOADS[args.workload]
     snn.simulate(x[:b], y[:b], timesteps=4, batch_size=b, diagnostics=False,
                  evaluate_ann=False, example_sample=None)  # warm-up

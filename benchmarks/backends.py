@@ -35,6 +35,10 @@ from ann2snn.errors import Ann2SnnError
 from ann2snn.quantize import quantize
 from ann2snn.quantize.targets import TARGETS
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
 
 def small_cnn() -> nn.Module:
     """An untrained CNN for the 8x8 digits (average pooling: every backend takes it)."""
@@ -137,7 +141,7 @@ def main() -> None:
         snn = ann2snn.load(args.snn)
     else:
         train = load_dataset(args.dataset, "train", data_dir=args.data_dir)
-        snn = ann2snn.convert(small_cnn(), train.x[:500])
+        snn = ann2snn.convert(small_cnn(), train.x[:500], **PRE_ISSUE14)
     prepare_targets(snn, test.x[:200] if args.snn else train.x[:500])
     runs, skipped = candidates(snn.graph)
     for name, why in skipped:

@@ -41,6 +41,11 @@ from ann2snn.sim.integer import quantize_input
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
+
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun 1998) with ReLU: conv 6@5x5 (pad 2), pool, conv 16@5x5, pool,
     120, 84, 10."""
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     model = train(trn.x, trn.y, args.pool, args.epochs)
     t_train = time.perf_counter() - t0
-    snn = ann2snn.convert(model, trn.x[:1000])
+    snn = ann2snn.convert(model, trn.x[:1000], **PRE_ISSUE14)
     qsnn = quantize(snn, QuantSpec(weight_bits=8, state_bits=32, input_bits=8), trn.x[:1000])
     with torch.no_grad():
         ann_acc = float((model(torch.as_tensor(x)).argmax(1).numpy() == y).mean())

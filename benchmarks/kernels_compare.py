@@ -34,6 +34,11 @@ from ann2snn.sim import kernels
 HERE = Path(__file__).parent
 
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
+
 def lenet_module():
     spec = importlib.util.spec_from_file_location("mnist_lenet", HERE / "mnist_lenet.py")
     mod = importlib.util.module_from_spec(spec)
@@ -90,7 +95,7 @@ def main() -> None:
                 torch.save(model.state_dict(), args.weights)
         model.eval()
         calib, xs = train_set.x[:1000], test.x[:args.samples]
-    snn = ann2snn.convert(model, calib)
+    snn = ann2snn.convert(model, calib, **PRE_ISSUE14)
     cpus = thread_policy.available_cpus()
     thread_counts = sorted({1, thread_policy.default_threads(), cpus})
     T, bs = args.timesteps, args.batch_size

@@ -27,6 +27,10 @@ from ann2snn.backends.nengo.runner import NengoSNN
 from ann2snn.data import load_dataset
 from ann2snn.quantize import QuantSpec, quantize
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
 
 class LeNetAvg(nn.Module):
     def __init__(self) -> None:
@@ -102,7 +106,7 @@ def main() -> None:
     train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
     test = load_dataset("mnist", "test", data_dir=args.data_dir)
     model = train(train_set.x, train_set.y, args.epochs)
-    snn = ann2snn.convert(model, train_set.x[:1000])
+    snn = ann2snn.convert(model, train_set.x[:1000], **PRE_ISSUE14)
     x, y = test.x[:args.num_samples], test.y[:args.num_samples]
     compare("float", snn, x, y, args.timesteps, args.trace_diverging,
             args.lanes)

@@ -28,6 +28,10 @@ from ann2snn.backends import simulate
 from ann2snn.data import load_dataset
 from ann2snn.quantize import quantize
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
 
 class LeNetAvg(nn.Module):
     def __init__(self) -> None:
@@ -116,7 +120,7 @@ def main() -> None:
         if args.weights:
             torch.save(model.state_dict(), args.weights)
     calib = tr.x[np.random.default_rng(0).choice(len(tr.x), 1000, replace=False)]
-    snn = ann2snn.convert(model, calib, reset="zero")
+    snn = ann2snn.convert(model, calib, reset="zero", **PRE_ISSUE14)
     x, y = te.x[:args.num_samples], te.y[:args.num_samples]
     if "integer" in args.modes:
         compare("integer mode", quantize(snn, calibration=calib), x, y,

@@ -36,6 +36,11 @@ from ann2snn.sim import kernels
 HERE = Path(__file__).parent
 
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
+
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
@@ -145,7 +150,8 @@ def main() -> None:
             torch.save(model.state_dict(), args.weights)
     model.eval()
     nt = ann2snn.set_threads(args.threads)
-    snn = ann2snn.convert(model, train_set.x[:1000], max_to_avg_pool=args.avg)
+    snn = ann2snn.convert(model, train_set.x[:1000], max_to_avg_pool=args.avg,
+                          **PRE_ISSUE14)
     T, bs = args.timesteps, args.batch_size
     xs, ys = test.x[:args.samples], test.y[:args.samples]
     sj, sn = spikingjelly_net(snn.graph), sinabs_net(snn.graph, bs)

@@ -30,6 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
 
 def _busy() -> None:
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
@@ -73,7 +77,8 @@ def main() -> None:
     from ann2snn.demo import train_digits_cnn
 
     train = load_dataset("digits", "train")
-    snn = ann2snn.convert(train_digits_cnn(train.x, train.y, epochs=4, seed=0), train.x[:500])
+    snn = ann2snn.convert(train_digits_cnn(train.x, train.y, epochs=4, seed=0), train.x[:500],
+                          **PRE_ISSUE14)
     cpus = os.cpu_count() or 1
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

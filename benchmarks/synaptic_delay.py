@@ -25,6 +25,10 @@ import ann2snn
 from ann2snn.data import load_dataset
 from ann2snn.quantize import QuantSpec, quantize
 
+#: The conversion options of the README's figures (the defaults before issue 14, which
+#: made v0 = 0.5 and per-channel scales the default; docs/low-latency.md).
+PRE_ISSUE14 = dict(v0=0.0, per_channel=False)
+
 
 def _busy() -> None:
     while True:
@@ -35,7 +39,8 @@ def networks(mnist: bool):
     from ann2snn.demo import train_digits_cnn
 
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
-    snn = ann2snn.convert(train_digits_cnn(train.x, train.y, epochs=8, seed=0), train.x[:500])
+    snn = ann2snn.convert(train_digits_cnn(train.x, train.y, epochs=8, seed=0), train.x[:500],
+                          **PRE_ISSUE14)
     yield "digits CNN", snn, test.x, test.y, 64, 359
     yield "digits CNN, integer", quantize(snn, QuantSpec()), test.x, test.y, 64, 359
     if mnist:
@@ -51,7 +56,7 @@ def networks(mnist: bool):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
             opt.step()
-        snn = ann2snn.convert(model.eval(), tr.x[:1000])
+        snn = ann2snn.convert(model.eval(), tr.x[:1000], **PRE_ISSUE14)
         yield "MNIST LeNet-5", snn, te.x[:1000], te.y[:1000], 32, 500
 
 

@@ -102,6 +102,17 @@ def test_defaults_follow_snntoolbox(wd):
     assert cfg.output.dir.endswith("log/gui/test")
 
 
+def test_ini_keeps_inisim_semantics_whatever_the_defaults(wd):
+    """ann2snn converts per channel with v0 = 0.5 by default (issue 14); an INI config
+    keeps INIsim's per-layer scales and v(0) = 0."""
+    from ann2snn.config.schema import ConversionConfig
+
+    assert ConversionConfig().v0 == 0.5 and ConversionConfig().per_channel is True
+    cfg = config_from_ini(ini(wd, base(wd)))
+    assert cfg.conversion.v0 == 0.0 and cfg.conversion.per_channel is False
+    assert cfg.conversion.readout is None  # a softmax follows softmax_to_relu, else spikes
+
+
 def test_every_mapped_key(wd, tmp_path):
     out = tmp_path / "runs" / "here"
     text = base(

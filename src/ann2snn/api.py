@@ -13,7 +13,7 @@ from .arrays import samples
 from .errors import ConversionError
 from .frontends import import_model
 from .ir import Graph, ResetMode
-from .ir.options import NormMethod, SoftmaxReadout, coerce
+from .ir.options import NormMethod, Readout, SoftmaxReadout, coerce
 from .network import SNN, load
 from .passes import (
     fold_batchnorm,
@@ -39,23 +39,31 @@ def prepare_ann(graph: Graph, max_to_avg_pool: bool = False) -> Graph:
 
 
 def convert(model, calibration_data, *, percentile: float = 99.9,
-            method: NormMethod | str = NormMethod.PERCENTILE, per_channel: bool = False,
+            method: NormMethod | str = NormMethod.PERCENTILE, per_channel: bool = True,
             max_to_avg_pool: bool = False, reset: ResetMode | str = ResetMode.SUBTRACT,
-            v0: float = 0.0, softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE,
+            v0: float = 0.5, softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE,
             input_scale: float = 1.0, quantize=None,
             calibrate_timesteps: int | None = None,
-            burst: int = 1) -> SNN:
+            burst: int = 1,
+            readout: Readout | str | None = None) -> SNN:
     """Convert a trained ReLU network into a spiking network.
 
     ``calibration_data`` (N, ...) — training images, never the test set — sets the
     per-layer scales: the ``percentile`` of each layer's non-zero activations, or their
-    ``max``, per layer or ``per_channel``. See docs/design.md for the semantics.
+    ``max``, per channel (default) or per layer. ``v0``: the initial membrane as a
+    fraction of θ (0.5 by default: spike counts round instead of truncating). These
+    defaults were chosen by measurement on residual networks (docs/low-latency.md);
+    ``per_channel=False, v0=0`` is snntoolbox's INIsim. See docs/design.md for the
+    semantics.
     ``quantize`` (a QuantSpec) returns the integer-mode network (docs/integer-mode.md).
 
     ``calibrate_timesteps`` T: training-free calibration for T steps on the same
     calibration data (v0 = 0.5, then biases and initial potentials corrected layer by
     layer; docs/low-latency.md). ``burst`` k > 1: hidden populations emit up to k spikes
     per step, their thresholds λ/k (docs/low-latency.md, "Burst spikes").
+    ``readout`` (``"membrane"`` or ``"spike_count"``, any output layer): what the
+    prediction is read from; ``None``: a softmax output follows ``softmax_readout``,
+    any other output counts spikes (docs/low-latency.md, "Reading out the membrane").
     """
     from .lowlatency.burst import burst_populations, check_burst
     from .lowlatency.calibrate import calibrate, check_timesteps
@@ -66,6 +74,8 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     method = coerce(NormMethod, method, "normalization method")
     reset = coerce(ResetMode, reset, "reset")
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
+    if readout is not None:
+        readout = coerce(Readout, readout, "readout")
     calib = samples(calibration_data, "calibration data")
     graph = import_model(model, calib)
     if any(x.population for x in graph):
@@ -78,7 +88,8 @@ def convert(model, calibration_data, *, percentile: float = 99.9,
     ann = prepare_ann(graph, max_to_avg_pool)
     norm, _ = normalize(ann, calib, method=method, percentile=percentile,
                         per_channel=per_channel, input_scale=input_scale, burst=burst)
-    snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout)
+    snn = to_spiking(norm, reset=reset, v0=v0, softmax_readout=softmax_readout,
+                     readout=readout)
     if burst > 1:
         snn = burst_populations(snn, burst)
     if calibrate_timesteps is not None:

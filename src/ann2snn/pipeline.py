@@ -187,7 +187,8 @@ def _convert(cfg: RunConfig) -> SNN:
                   per_channel=c.per_channel, max_to_avg_pool=c.max_to_avg_pool, reset=c.reset,
                   v0=c.v0, softmax_readout=c.softmax_readout,
                   calibrate_timesteps=c.calibrate_timesteps,
-                  burst=c.burst)
+                  burst=c.burst,
+                  readout=c.readout)
     encoding = coerce(Encoding, s.encoding, "simulation.encoding")
     if c.v_thresh != 1 or c.dt != 1:  # INIsim's threshold and time step (passes/rescale.py)
         g, ann = fold_threshold_and_dt(snn.graph, snn.ann_graph, c.v_thresh, c.dt,

@@ -32,7 +32,8 @@ def small_snn():
 
     rng = np.random.default_rng(0)
     calib = rng.uniform(0, 1, (64, 1, 6, 6)).astype(np.float32)
-    snn = ann2snn.convert(conv_graph(), calib)
+    # v0 = 0: the tests state their formulas for it (N* = floor(z·T), v(0) = 0)
+    snn = ann2snn.convert(conv_graph(), calib, v0=0.0)
     x = rng.uniform(0, 1, (12, 1, 6, 6)).astype(np.float32)
     y = rng.integers(0, 4, 12)
     return snn, x, y

@@ -136,7 +136,7 @@ def test_check_lists_every_problem_at_once():
            "max_to_avg_pool=True" in text
     assert "reset 'zero' (populations s1) is not supported (supported: 'subtract'); " \
            "convert with reset='subtract'" in text
-    assert "readout 'membrane' is not supported" in text and "softmax_readout='spikes'" in text
+    assert "readout 'membrane' is not supported" in text and "readout='spike_count'" in text
     assert "encoding 'ttfs' is not supported (supported: 'analog')" in text
     assert "synaptic_delay 1 is not supported (supported: 0)" in text
     assert "supports: Conv, Dense, Flatten, IF, Input" in text

@@ -186,7 +186,8 @@ def test_strict_threshold_would_differ(tmp_path):
 
 def test_digits_cnn_agrees(digits, digits_model, tmp_path):
     train, test = digits
-    snn = ann2snn.convert(digits_model, train.x[:500], max_to_avg_pool=True)
+    # v0 = 0: NIR neurons have no initial state (ann2snn's default is 0.5)
+    snn = ann2snn.convert(digits_model, train.x[:500], max_to_avg_pool=True, v0=0.0)
     ann2snn.export(snn, "nir", tmp_path / "d.nir")
     x = test.x[:60]
     ours = snn.run_batch(x, T).readout.numpy()
@@ -259,7 +260,8 @@ def mnist_cnn(n_train=4000, epochs=2, seed=0):
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
                 opt.step()
-        snn = ann2snn.convert(model.eval(), train.x[n_train:n_train + 500])
+        snn = ann2snn.convert(model.eval(), train.x[n_train:n_train + 500],
+                              v0=0.0)  # NIR has no initial state
     return snn, test
 
 

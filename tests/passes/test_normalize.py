@@ -85,7 +85,11 @@ def test_scales_are_stored_in_the_converted_network(digits_snn):
     scales = digits_snn.graph.meta["normalization"]["scales"]
     pops = [p.name for p in digits_snn.graph.of_type(n.IF)]
     assert set(scales) == {p.removesuffix(".neurons") for p in pops}
-    assert all(v > 0 for v in scales.values())
+    # per-channel scales (the default): a list per hidden layer, one scale for the output
+    assert all(np.all(np.asarray(v) > 0) for v in scales.values())
+    out = digits_snn.graph.output.removesuffix(".neurons")
+    assert isinstance(scales[out], float)
+    assert any(isinstance(v, list) and len(v) > 1 for v in scales.values())
 
 
 def test_per_channel_keeps_one_scale_for_the_output(rng):

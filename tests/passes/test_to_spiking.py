@@ -85,3 +85,24 @@ def test_with_neuron_params_changes_every_population_only():
     s = with_neuron_params(to_spiking(ann("linear")), leak=0.1, multi_spike=2)
     assert [(p.leak, p.multi_spike) for p in s.of_type(n.IF)] == [(0.1, 2), (0.1, 2)]
     assert s["mp"].inputs == ("r",)
+
+
+@pytest.mark.parametrize("head", ["relu", "linear"])
+def test_a_membrane_readout_for_an_output_without_softmax(head):
+    s = to_spiking(ann(head), readout="membrane")
+    out = s[s.output]
+    assert type(out) is n.IF and out.membrane_readout
+    assert [p.name for p in s.of_type(n.IF) if p.membrane_readout] == [s.output]
+    assert s.readout is Readout.MEMBRANE and s.meta["readout"] == "membrane"
+
+
+def test_a_spike_count_readout_overrides_the_softmax_membrane():
+    s = to_spiking(ann("softmax"), readout=Readout.SPIKE_COUNT)
+    assert s.output == "fc.neurons" and not s["fc.neurons"].membrane_readout
+    assert s.readout is Readout.SPIKE_COUNT
+
+
+def test_a_bad_readout_is_a_config_error():
+    with pytest.raises(ConfigError, match="readout must be one of 'spike_count', "
+                                          "'membrane', got 'argmax'"):
+        to_spiking(ann("relu"), readout="argmax")

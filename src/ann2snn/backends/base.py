@@ -63,7 +63,8 @@ NODE_HINTS = {
 _OPTION_HINTS = {
     "reset": "convert with reset={v!r} (CLI: convert --reset {v})",
     "encoding": "simulate with encoding={v!r} (CLI: --encoding {v})",
-    "readout": "convert with softmax_readout='spikes' for a spiking output layer",
+    "readout": "convert with readout='spike_count' (CLI: convert --readout spike_count) "
+               "for a spiking output layer",
     "synaptic_delay": "use synaptic_delay={v} (CLI: --synaptic-delay {v})",
 }
 

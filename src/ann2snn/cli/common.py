@@ -104,13 +104,19 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--method", choices=["percentile", "max"], default="percentile",
                    help="scale of each layer: a percentile of its non-zero activations, or max")
     g.add_argument("--percentile", type=float, default=99.9, help="default 99.9")
-    g.add_argument("--per-channel", action="store_true", help="one scale per channel")
+    g.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
+                   help="one scale per channel (default), or --no-per-channel: one per layer")
     g.add_argument("--max-to-avg", action="store_true",
                    help="replace max pooling by average pooling (else spiking max pooling)")
     g.add_argument("--reset", choices=["subtract", "zero"], default="subtract",
                    help="reset by subtraction (default) or to zero")
-    g.add_argument("--v0", type=float, default=0.0,
-                   help="initial membrane as a fraction of the threshold (0.5 rounds)")
+    g.add_argument("--v0", type=float, default=0.5,
+                   help="initial membrane as a fraction of the threshold (default 0.5: "
+                        "spike counts round; 0: they truncate, as snntoolbox's INIsim)")
+    g.add_argument("--readout", choices=["membrane", "spike_count"], default=None,
+                   help="what the prediction is read from, for any output layer: the "
+                        "membrane of a non-spiking output, or its spike counts (default: "
+                        "membrane after a softmax, else spike counts)")
     g.add_argument("--calibration-samples", type=positive, default=1000,
                    help="training samples used to set the scales (default 1000)")
 

@@ -60,7 +60,8 @@ def run(args) -> int:
                   per_channel=args.per_channel, max_to_avg_pool=args.max_to_avg,
                   reset=args.reset, v0=args.v0,
                   calibrate_timesteps=args.calibrate,
-                  burst=args.burst)
+                  burst=args.burst,
+                  readout=args.readout)
     out = snn.save(Path(args.output))
     pops = sum(1 for r in snn.summary() if r["neurons"])
     print(f"wrote {out}: {pops} spiking populations, "

@@ -42,6 +42,7 @@ def run(args) -> int:
                   f"trained λ (L = {', '.join(map(str, sorted(set(qcfs['layers'].values()))))},"
                   f" no percentile), v0 = θ/2")
         print(_burst_and_calibration(snn.graph.meta))
+        print(f"initial membrane v0: {_v0s(snn.graph)} of the threshold")
         if args.target:
             from .info_target import report
 
@@ -85,3 +86,9 @@ def _burst_and_calibration(meta: dict) -> str:
     rng = f", v0 {min(v0):.3g}..{max(v0):.3g}" if v0 else ""
     return (f"{burst}; calibration: for T = {cal['timesteps']} on {cal['num_samples']} "
             f"training images (bias per channel, v0 per layer{rng})")
+
+
+def _v0s(graph) -> str:
+    """The populations' v0 (fractions of θ): one value, or each distinct one."""
+    vals = sorted({float(x.v0) for x in graph if x.population})
+    return ", ".join(f"{v:g}" for v in vals) or "-"

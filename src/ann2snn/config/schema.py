@@ -43,11 +43,14 @@ class DataConfig(_Strict):
 class ConversionConfig(_Strict):
     method: Literal["percentile", "max"] = "percentile"
     percentile: float = Field(99.9, gt=0, le=100)
-    per_channel: bool = False
+    per_channel: bool = True
     max_to_avg_pool: bool = False
     reset: Literal["subtract", "zero"] = "subtract"
-    v0: float = 0.0
+    v0: float = 0.5
     softmax_readout: Literal["membrane", "spikes"] = "membrane"
+    readout: Literal["membrane", "spike_count"] | None = Field(
+        None, description="what the prediction is read from, for any output layer; None: "
+        "the membrane after a softmax (softmax_readout), else spike counts")
     v_thresh: float = Field(1.0, gt=0, description="INIsim's threshold, in units of each "
                             "population's scale λ (folded into the weights: λ·v_thresh)")
     dt: float = Field(1.0, gt=0, description="INIsim's time step: analog input and biases "

@@ -4,7 +4,8 @@ Every ReLU becomes an IF population with threshold 1 (a QCFS activation too, wit
 v0 = 1/2: its trained λ is the scale normalization divided out); MaxPool becomes SpikingMaxPool;
 the output layer becomes the readout population: spike counts by default, or a
 non-spiking membrane readout when the network ended in a softmax (softmax is
-monotonic, so argmax of the integrated membrane is the prediction).
+monotonic, so argmax of the integrated membrane is the prediction) or when
+``readout=Readout.MEMBRANE`` asks for it on any output layer.
 """
 
 from __future__ import annotations
@@ -24,23 +25,32 @@ QCFS_V0 = 0.5
 
 
 def to_spiking(graph: Graph, reset: ResetMode | str = ResetMode.SUBTRACT, v0: float = 0.0,
-               softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE) -> Graph:
+               softmax_readout: SoftmaxReadout | str = SoftmaxReadout.MEMBRANE,
+               readout: Readout | str | None = None) -> Graph:
     """Return the spiking graph; ``meta["readout"]`` says what its prediction is read
     from (a :class:`~ann2snn.ir.Readout` value; ``Graph.readout`` reads it).
 
     ``softmax_readout``: :class:`~ann2snn.ir.SoftmaxReadout` or its value:
     ``"membrane"`` (default) or ``"spikes"`` (the softmax is replaced by a spiking
     output population, as snntoolbox's softmax_to_relu).
+
+    ``readout``: :class:`~ann2snn.ir.Readout` or its value, for any output layer:
+    ``"membrane"`` (a non-spiking output that integrates its current; prediction argmax
+    v(t)) or ``"spike_count"`` (a spiking output, also for a softmax). ``None`` (default):
+    a softmax output follows ``softmax_readout``, any other output spikes.
     """
     reset = coerce(ResetMode, reset, "reset")
     softmax_readout = coerce(SoftmaxReadout, softmax_readout, "softmax_readout")
     out, had_softmax = output_population(graph)
-    membrane = had_softmax and softmax_readout is SoftmaxReadout.MEMBRANE
-    # a QCFS network's output layer is read from its membrane (the accumulated current,
-    # as in Bu et al.): at T <= 8 a spike count ties too often (docs/low-latency.md)
-    # (a softmax output keeps softmax_readout's choice)
-    if not had_softmax and any(isinstance(x, n.QCFS) for x in graph):
-        membrane = True
+    if readout is None:
+        membrane = had_softmax and softmax_readout is SoftmaxReadout.MEMBRANE
+        # a QCFS network's output layer is read from its membrane (the accumulated
+        # current, as in Bu et al.): at T <= 8 a spike count ties too often
+        # (docs/low-latency.md); a softmax output keeps softmax_readout's choice
+        if not had_softmax and any(isinstance(x, n.QCFS) for x in graph):
+            membrane = True
+    else:
+        membrane = coerce(Readout, readout, "readout") is Readout.MEMBRANE
     nodes: list[n.Node] = []
     qcfs: dict[str, int] = {}
     for x in graph:

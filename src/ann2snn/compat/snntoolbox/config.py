@@ -17,7 +17,9 @@ into a :class:`~ann2snn.config.RunConfig` with the same meaning as INIsim's
   backends with the synaptic delay of 1 step they impose (simulators.py);
 - calibration on all of ``x_norm.npz`` (whole batches), or for image folders on
   ``train/`` or, in snntoolbox's own layout, on the test images as snntoolbox does (with
-  a warning); percentile of the non-zero activations, reset by subtraction or to zero.
+  a warning); percentile of the non-zero activations, reset by subtraction or to zero;
+- INIsim's semantics whatever ann2snn's own defaults are: one scale per layer and an
+  initial membrane of 0 (ann2snn converts per channel with v0 = 0.5 by default).
 
 Keys ann2snn does not implement but which cannot change INIsim's results are named in
 one warning. Values that would change the results, unknown sections and keys, and bad
@@ -155,7 +157,7 @@ def _translate(v: Values, path: Path) -> dict[str, Any]:
         "data": {"dataset": dataset, "num_samples": num_samples, "sample_indices": indices,
                  "calibration_samples": calib, "calibration_split": calib_split},
         "conversion": {
-            "method": "percentile", "percentile": pct,
+            "method": "percentile", "percentile": pct, "per_channel": False,
             "max_to_avg_pool": v.get("conversion", "max2avg_pool"),
             "reset": RESETS.get(reset, "subtract"), "v0": 0.0,
             "v_thresh": v_thresh if v_thresh > 0 else 1.0, "dt": dt if dt > 0 else 1.0,
