@@ -26,7 +26,10 @@ def add_parser(sub):
     p.add_argument("--state-bits", type=int, default=32,
                    help="membrane width; membranes saturate at ±(2^(bits-1)-1) (default 32)")
     p.add_argument("--input-bits", type=int, default=8, help="input width (default 8)")
-    p.add_argument("--per-channel", action="store_true", help="one threshold per channel")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
+                   help="one integer threshold per channel (default: as the network was "
+                        "normalized, which is per channel unless converted with "
+                        "--no-per-channel)")
     p.add_argument("--pow2", action="store_true", help="thresholds (scales) are powers of two")
     p.add_argument("--target", choices=["loihi"],
                    help="quantize within a chip's limits: loihi (Loihi 1: 8-bit weights, one "
@@ -60,7 +63,7 @@ def run(args) -> int:
 
         given = [f for f, d in (("--weight-bits", args.weight_bits != 8),
                                 ("--state-bits", args.state_bits != 32),
-                                ("--per-channel", args.per_channel), ("--pow2", args.pow2)) if d]
+                                ("--per-channel", args.per_channel is not None), ("--pow2", args.pow2)) if d]
         if given:
             raise ConfigError(f"--target {args.target} sets the widths and scales: leave out "
                               + ", ".join(given))

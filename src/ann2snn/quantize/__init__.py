@@ -13,6 +13,8 @@ current and bias limits on θ).
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 
 import numpy as np
@@ -66,6 +68,9 @@ def quantize(snn, spec: QuantSpec | None = None, calibration=None, *,
     else:
         raise ConversionError(f"quantize() needs an SNN or a spiking Graph, not "
                               f"{type(snn).__name__}")
+    if spec.per_channel is None:  # follow the float network's scales (per channel by default)
+        norm = graph.meta.get("normalization") or {}
+        spec = dataclasses.replace(spec, per_channel=bool(norm.get("per_channel", False)))
     if profile is not None:
         graph = profile.prepare(graph)
     qgraph = quantize_graph(graph, spec, calib, target=target)

@@ -37,7 +37,9 @@ class QuantSpec:
     weight_bits: int = 8
     state_bits: int = 32
     input_bits: int = 8
-    per_channel: bool = False
+    #: one integer threshold per channel; None (the default): as the float network was
+    #: normalized (``meta["normalization"]["per_channel"]``), per layer when unknown
+    per_channel: bool | None = None
     scale: QuantScale = QuantScale.INTEGER
     input_range: float | None = None
     input_signed: bool | None = None
