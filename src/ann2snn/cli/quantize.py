@@ -63,7 +63,8 @@ def run(args) -> int:
 
         given = [f for f, d in (("--weight-bits", args.weight_bits != 8),
                                 ("--state-bits", args.state_bits != 32),
-                                ("--per-channel", args.per_channel is not None), ("--pow2", args.pow2)) if d]
+                                ("--per-channel", args.per_channel is not None),
+                                ("--pow2", args.pow2)) if d]
         if given:
             raise ConfigError(f"--target {args.target} sets the widths and scales: leave out "
                               + ", ".join(given))

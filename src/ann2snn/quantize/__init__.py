@@ -14,7 +14,6 @@ current and bias limits on θ).
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 
 import numpy as np
