@@ -37,7 +37,7 @@ def main() -> None:
     train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
     test = load_dataset("mnist", "test", data_dir=args.data_dir)
     model = train(train_set.x, train_set.y, args.epochs)
-    snn = ann2snn.convert(model, train_set.x[:1000])
+    snn = ann2snn.convert(model, train_set.x[:1000], per_channel=False, v0=0.0)  # chip: per layer
     q = quantize(snn, calibration=train_set.x[:1000], target="loihi")
     x, y = test.x[:args.num_samples], test.y[:args.num_samples]
     kw = dict(timesteps=args.timesteps, evaluate_ann=False, diagnostics=False,

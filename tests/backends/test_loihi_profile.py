@@ -83,7 +83,15 @@ def test_neuron_options_loihi_lacks_are_refused_at_once():
     with pytest.raises(ConversionError) as e:
         quantize(bad, target="loihi")
     msg = str(e.value)
-    assert "leak 0.1" in msg and "2 spikes per step" in msg and "v0 = 0.5" in msg
+    assert "leak 0.1" in msg and "2 spikes per step" in msg and "'out'" not in msg
+
+
+def test_v0_is_set_to_zero_with_a_warning(caplog):
+    g = chain()
+    shifted = g.replace([n.IF("out", ("d3",), v0=0.5) if x.name == "out" else x for x in g])
+    with caplog.at_level("WARNING"):
+        q = quantize(shifted, target="loihi").graph
+    assert q["out"].v0 == 0 and "start at v0 = 0" in caplog.text and "out" in caplog.text
 
 
 def test_the_target_fixes_its_widths():

@@ -45,9 +45,6 @@ def prepare(graph):
         if p.multi_spike > 1:
             bad.append(f"IF '{p.name}' emits up to {p.multi_spike} spikes per step "
                        "(a Loihi compartment emits one): convert without multi_spike")
-        if p.v0:
-            bad.append(f"IF '{p.name}' starts at v0 = {p.v0} (Loihi starts at 0): "
-                       "convert with v0 = 0")
         if p.membrane_readout:
             bad.append(f"IF '{p.name}' is a membrane readout (Loihi reads spikes): convert "
                        "with softmax_readout='spikes' (CLI: --softmax-readout spikes)")
@@ -57,7 +54,12 @@ def prepare(graph):
     if subtract:
         log.warning("Loihi resets to zero: populations %s now reset to zero (accuracy may "
                     "differ from reset by subtraction)", ", ".join(subtract))
-    return graph.replace([dataclasses.replace(x, reset=ResetMode.ZERO)
+    shifted = [p.name for p in populations(graph) if p.v0]
+    if shifted:  # convert's default v0 = 0.5; a Loihi compartment starts at 0
+        log.warning("Loihi starts every membrane at 0: populations %s now start at v0 = 0 "
+                    "instead of %s (convert with v0=0 to simulate what Loihi runs)",
+                    ", ".join(shifted), sorted({p.v0 for p in populations(graph) if p.v0}))
+    return graph.replace([dataclasses.replace(x, reset=ResetMode.ZERO, v0=0.0)
                           if x.population else x for x in graph])
 
 
