@@ -28,7 +28,8 @@ def _model(seed=0):
 
 def _convert(k):
     calib = np.concatenate([np.ones((1, 4)), np.random.default_rng(0).random((31, 4))])
-    return ann2snn.convert(_model(), calib.astype(np.float32), method="max", burst=k)
+    return ann2snn.convert(_model(), calib.astype(np.float32), method="max", burst=k,
+                           v0=0.0, per_channel=False)  # the formula's v(0) = 0, one λ
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])

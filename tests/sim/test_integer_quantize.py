@@ -55,7 +55,7 @@ def test_convert_quantize_keyword(trained, digits):
 @pytest.mark.parametrize("bits", [3, 8, 12])
 def test_weights_fit_their_width(trained, bits):
     _, snn = trained
-    q = quantize(snn, QuantSpec(weight_bits=bits))
+    q = quantize(snn, QuantSpec(weight_bits=bits, per_channel=False))  # one θ per layer
     wmax = 2 ** (bits - 1) - 1
     for node in q.graph.of_type(n.Conv, n.Dense, n.Scale):
         w = node.weight if hasattr(node, "weight") else node.factor
