@@ -205,13 +205,7 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
     """
     from .. import __version__
 
-    x = to_numpy(x)
-    idx = [int(i) for i in sample_indices]
-    if not idx:
-        raise TraceError("no samples to trace")
-    bad = [i for i in idx if not 0 <= i < len(x)]
-    if bad:
-        raise TraceError(f"sample indices {bad[:5]} are outside the data (0..{len(x) - 1})")
+    x, idx = traced_samples(x, sample_indices)
     if timesteps < 1:
         raise SimulationError(f"timesteps must be >= 1, got {timesteps}")
     encoding = coerce(Encoding, encoding, "encoding")
@@ -243,3 +237,16 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
     src = f"ann2snn {__version__} {kind} simulator"
     return rec.trace(snn.graph, idx, src, {"encoding": encoding.value,
                                            "synaptic_delay": int(delay)})
+
+
+def traced_samples(x, sample_indices) -> tuple:
+    """The data as numpy and the sample indices to trace, checked (TraceError names the
+    indices outside the data); shared by the built-in trace and backends/trace.py."""
+    x = to_numpy(x)
+    idx = [int(i) for i in sample_indices]
+    if not idx:
+        raise TraceError("no samples to trace")
+    bad = [i for i in idx if not 0 <= i < len(x)]
+    if bad:
+        raise TraceError(f"sample indices {bad[:5]} are outside the data (0..{len(x) - 1})")
+    return x, idx

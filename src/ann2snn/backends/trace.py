@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..analysis.trace import TraceRecorder, check_layers
+from ..analysis.trace import TraceRecorder, check_layers, traced_samples
 from ..analysis.traceio import Trace, TraceError
-from ..arrays import to_numpy
 from . import BACKENDS
 
 
@@ -40,13 +39,7 @@ def record_trace(snn, x, sample_indices: Sequence[int], timesteps: int,
                 if nm != backend and BACKENDS.get(nm).traces]
         raise TraceError(f"the '{backend}' backend records no traces; backends that do: "
                          + ", ".join(["ann2snn (the default)", *able]))
-    x = to_numpy(x)
-    idx = [int(i) for i in sample_indices]
-    if not idx:
-        raise TraceError("no samples to trace")
-    bad = [i for i in idx if not 0 <= i < len(x)]
-    if bad:
-        raise TraceError(f"sample indices {bad[:5]} are outside the data (0..{len(x) - 1})")
+    x, idx = traced_samples(x, sample_indices)
     delay = default_delay(b, snn.graph) if synaptic_delay is None else int(synaptic_delay)
     rec = TraceRecorder(layers=check_layers(snn.graph, layers), kinds=kinds)
     rec.set_inputs(snn.graph.inputs)

@@ -169,9 +169,11 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
 GATE(maxpool_gate_f32, float)
 GATE(maxpool_gate_i64, int64_t)
 
-/* Synaptic operations: per row r of x (rows, e), the sum of fan[i] over the elements
- * with x[r, i] != 0, in double (exact for the integer fan-outs below 2^53). */
-#define SOPS(NAME, T)                                                                   \
+/* Synaptic operations: per row r of x (rows, e), the sum over the elements with
+ * x[r, i] != 0 of WEIGHT: fan[i] for binary spikes (sop_rows_*), x[r, i] * fan[i] for
+ * burst spike counts (sop_counted_*: each spike delivered along every synapse); in
+ * double (exact for the integer fan-outs below 2^53). */
+#define SOPS(NAME, T, WEIGHT)                                                           \
   void NAME(const T *x, int64_t rows, int64_t e, const float *fan, double *res,         \
             int nthreads) {                                                             \
     int nt = teams(nthreads, rows * e, 1 << 16);                                        \
@@ -180,31 +182,14 @@ GATE(maxpool_gate_i64, int64_t)
       const T *row = x + r * e;                                                         \
       double acc = 0.0;                                                                 \
       for (int64_t i = 0; i < e; ++i)                                                   \
-        if (row[i] != 0) acc += fan[i];                                                 \
+        if (row[i] != 0) acc += WEIGHT;                                                 \
       res[r] = acc;                                                                     \
     }                                                                                   \
   }
 
-SOPS(sop_rows_f32, float)
-SOPS(sop_rows_f64, double)
-SOPS(sop_rows_i64, int64_t)
-
-/* Synaptic operations of burst spikes: per row, the sum of x[r, i] * fan[i] (x holds
- * spike counts, each spike delivered along every synapse), in double. */
-#define SOPS_COUNTED(NAME, T)                                                           \
-  void NAME(const T *x, int64_t rows, int64_t e, const float *fan, double *res,         \
-            int nthreads) {                                                             \
-    int nt = teams(nthreads, rows * e, 1 << 16);                                        \
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
-    for (int64_t r = 0; r < rows; ++r) {                                                \
-      const T *row = x + r * e;                                                         \
-      double acc = 0.0;                                                                 \
-      for (int64_t i = 0; i < e; ++i)                                                   \
-        if (row[i] != 0) acc += (double)row[i] * fan[i];                                \
-      res[r] = acc;                                                                     \
-    }                                                                                   \
-  }
-
-SOPS_COUNTED(sop_counted_f32, float)
-SOPS_COUNTED(sop_counted_f64, double)
-SOPS_COUNTED(sop_counted_i64, int64_t)
+SOPS(sop_rows_f32, float, fan[i])
+SOPS(sop_rows_f64, double, fan[i])
+SOPS(sop_rows_i64, int64_t, fan[i])
+SOPS(sop_counted_f32, float, (double)row[i] * fan[i])
+SOPS(sop_counted_f64, double, (double)row[i] * fan[i])
+SOPS(sop_counted_i64, int64_t, (double)row[i] * fan[i])
