@@ -10,8 +10,8 @@ Which of these breaks ``ResetKernel`` is inside NEST and the wheels (it could no
 reproduced on demand), so the backend keeps NEST out of the caller altogether: every
 ``run`` starts one worker (``python -m ann2snn.backends.nest.worker``, a subprocess:
 a fresh interpreter, no fork of torch's threads) that imports PyNN and NEST, and
-nothing else heavy — it imports neither torch nor the simulator (tested) — and simulates the batches; the caller
-imports neither NEST nor PyNN. The plans and batches travel to the worker pickled
+nothing else heavy — it imports neither torch nor the simulator (tested) — and
+simulates the batches; the caller imports neither NEST nor PyNN. The plans and batches travel to the worker pickled
 over the pipes of that subprocess, which only this process and its child hold: our own
 objects between our own processes; no user file is ever unpickled (user networks and
 data are read with weights_only / allow_pickle=False before this point). A crash of
