@@ -8,14 +8,14 @@ then holds three OpenMP runtimes — torch's ``libgomp.so.1``, the fused kernels
 its wheel — plus torch's thread pools, and NEST's kernel may have been set up before.
 Which of these breaks ``ResetKernel`` is inside NEST and the wheels (it could not be
 reproduced on demand), so the backend keeps NEST out of the caller altogether: every
-``run`` starts one worker (``python -m ann2snn.backends.nest.worker``, a subprocess:
-a fresh interpreter, no fork of torch's threads) that imports PyNN and NEST, and
-nothing else heavy — it imports neither torch nor the simulator (tested) — and
-simulates the batches; the caller imports neither NEST nor PyNN. The plans and batches travel to the worker pickled
-over the pipes of that subprocess, which only this process and its child hold: our own
-objects between our own processes; no user file is ever unpickled (user networks and
-data are read with weights_only / allow_pickle=False before this point). A crash of
-the worker is a :class:`~ann2snn.errors.SimulationError` naming its exit, not a
+``run`` starts one worker (``python -m ann2snn.backends.nest.worker``, a subprocess: a
+fresh interpreter, no fork of torch's threads) that imports PyNN and NEST, and nothing
+else heavy — it imports neither torch nor the simulator (tested) — and simulates the
+batches; the caller imports neither NEST nor PyNN. The plans and batches travel to the
+worker pickled over the pipes of that subprocess, which only this process and its child
+hold: our own objects between our own processes; no user file is ever unpickled (user
+networks and data are read with weights_only / allow_pickle=False before this point). A
+crash of the worker is a :class:`~ann2snn.errors.SimulationError` naming its exit, not a
 crash of the caller.
 """
 
