@@ -55,6 +55,20 @@ def test_float_if_scan_equals_torch(lib, kw, static, channels_last, rng):
     assert got[0].stride() == ref.stride()  # the same layout as the fallback's
     if not p.membrane_readout:
         assert (ref > 0).any() and (ref == 0).any()
+    # counting in the same pass, into counts in the current's layout (the simulator's)
+    # and into counts in another layout (added after the kernel): the fallback's sums
+    base = torch.as_tensor(rng.integers(0, 5, (3, 5, 6, 7)), dtype=torch.float32)
+    want = base if p.membrane_readout else base + ref.sum(0)
+    for fmt in (torch.channels_last, torch.contiguous_format):
+        count = base.clone(memory_format=fmt)
+        got = kops.if_scan_f32(lib, cur, st0.v, p.threshold, p.leak, p.multi_spike,
+                               p.reset is ResetMode.ZERO, p.membrane_readout, k, static,
+                               count)
+        assert torch.equal(got[0], ref)
+        assert torch.equal(count, want)
+        ref_count = base.clone()
+        if_scan_torch(cur, st0, p, k, static, ref_count)
+        assert torch.equal(ref_count, want)
 
 
 def test_float_if_scan_declines_what_it_does_not_cover(lib):
@@ -87,6 +101,18 @@ def test_integer_if_scan_equals_steps(lib, reset_zero, multi, membrane, per_chan
     assert got is not None
     assert torch.equal(got[0], torch.stack(outs)) and torch.equal(got[1], v)
     assert (got[1].abs() <= 40).all()
+    base = torch.as_tensor(rng.integers(0, 5, shape), dtype=torch.int64)
+    want = base if membrane else base + torch.stack(outs).sum(0)
+    for kernel in (True, False):  # counted in the kernel's pass, and by the fallback
+        count = base.clone()
+        if kernel:
+            kops.if_scan_i64(lib, cur, v0, th, 40, multi, reset_zero, membrane, k, static,
+                             count)
+        else:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv(kernels.ENV, "torch")
+                isim.int_if_scan(cur, v0, p, k, static, count)
+        assert torch.equal(count, want)
 
 
 def _gate_reference(node, s, cnt0):
@@ -103,20 +129,29 @@ def _gate_reference(node, s, cnt0):
     return torch.stack(outs), cnt
 
 
-@pytest.mark.parametrize("kernel,spatial", [((2, 2), (8, 6)), ((2, 2), (7, 5)),
-                                            ((3, 2), (6, 6)), ((2,), (9,)), ((3,), (12,))])
-@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kernel,spatial,c", [((2, 2), (8, 6), 4), ((2, 2), (7, 5), 4),
+                                              ((3, 2), (6, 6), 4), ((3, 3), (7, 10), 19),
+                                              ((2, 2), (4, 6), 33), ((2,), (9,), 4),
+                                              ((3,), (12,), 4)])
+@pytest.mark.parametrize("layout", ["planar", "channels_last", "strided"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
-def test_maxpool_gate_equals_index_gate(lib, kernel, spatial, channels_last, dtype, rng):
+def test_maxpool_gate_equals_index_gate(lib, kernel, spatial, c, layout, dtype, rng):
+    """The row-streamed gate whose vector loads compare at every position (planar and
+    channels-last layouts) and the strided loop (any other layout), for few and many
+    channels, with many ties (counts < 4)."""
     d = len(kernel)
     node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0,) * d,
                             dilation=(1,) * d, ceil_mode=False)
-    k, b, c = 7, 3, 4
+    k, b = 7, 3
     s = torch.as_tensor(rng.integers(0, 2, (k * b, c, *spatial)), dtype=dtype)
-    if channels_last and d == 2:
+    if layout == "channels_last" and d == 2:
         s = s.contiguous(memory_format=torch.channels_last)
     s = s.view(k, b, c, *spatial)
+    if layout == "strided":  # x not contiguous: neither row layout
+        s = s.transpose(0, -1).contiguous().transpose(0, -1)
     cnt0 = torch.as_tensor(rng.integers(0, 4, (b, c, *spatial)), dtype=dtype)
+    if layout == "channels_last" and d == 2:  # the counts in the spikes' layout, as run
+        cnt0 = cnt0.contiguous(memory_format=torch.channels_last)
     ref, ref_cnt = _gate_reference(node, s, cnt0)
     got = kops.maxpool_gate(lib, node, s, cnt0.clone())
     assert got is not None

@@ -64,26 +64,39 @@ def if_step(current: torch.Tensor, state: IFState, p: IFParams
 
 
 def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
-            static: bool = False) -> tuple[torch.Tensor, IFState]:
+            static: bool = False, count: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, IFState]:
     """Run ``steps`` IF steps. ``current`` is ``(steps, ...)``, or one tensor reused every
     step when ``static`` (analog input: constant current).
 
     Returns spikes ``(steps, ...)`` (the membrane after each update for a membrane
-    readout) and the new state. Equal to ``steps`` calls of :func:`if_step`. Runs the
-    fused kernel (one pass over the window) where it applies, else :func:`if_scan_torch`.
+    readout) and the new state. Equal to ``steps`` calls of :func:`if_step`. ``count``:
+    spike counts to which the window's spikes are added in place (not for a membrane
+    readout). Runs the fused kernel (one pass over the window, counting included) where
+    it applies, else :func:`if_scan_torch`.
     """
     lib = kernels.library() if current.device.type == "cpu" else None
     if lib is not None:
         r = kops.if_scan_f32(lib, current, state.v, p.threshold, p.leak, p.multi_spike,
-                             p.reset is ResetMode.ZERO, p.membrane_readout, steps, static)
+                             p.reset is ResetMode.ZERO, p.membrane_readout, steps, static,
+                             count)
         if r is not None:
             return r[0], IFState(r[1])
-    return if_scan_torch(current, state, p, steps, static)
+    return if_scan_torch(current, state, p, steps, static, count)
 
 
 def if_scan_torch(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
-                  static: bool = False) -> tuple[torch.Tensor, IFState]:
+                  static: bool = False, count: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, IFState]:
     """:func:`if_scan` in pure torch, in place: a few tensor operations per step."""
+    out, st = _if_scan_torch(current, state, p, steps, static)
+    if count is not None and not p.membrane_readout:
+        count += out.sum(0)
+    return out, st
+
+
+def _if_scan_torch(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
+                   static: bool) -> tuple[torch.Tensor, IFState]:
     ref = current if static else current[0]
     cl = kops.channels_last(ref)
     v = state.v.contiguous(memory_format=torch.channels_last) if cl else state.v.clone()

@@ -157,6 +157,8 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
         if_init=lambda node, shape: int_if_init(shape, node, ifp[node.name], dev),
         if_scan=lambda node, cur, v, k, st, t0: _scan(cur, v, ifp[node.name], k, st, probe,
                                                       node.name, t0),
+        if_scan_counting=lambda node, cur, v, k, st, t0, count: _scan(
+            cur, v, ifp[node.name], k, st, probe, node.name, t0, count),
         spiking_maxpool=spiking_maxpool,
         apply=lambda node, xs: int_apply(node, xs, prm),
         fanout=net._fanout_of)
@@ -164,16 +166,25 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
                        set() if count_ops else None, int(delay), labels)
 
 
-def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``k`` steps of :func:`int_if_step` (spikes (k, ...), new v); equal to it. The fused
-    kernel (sim/kernels/) where it applies, else tensor operations per step."""
+def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool,
+                count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``k`` steps of :func:`int_if_step` (spikes (k, ...), new v); equal to it. ``count``:
+    spike counts to add the window's spikes to, in place. The fused kernel (sim/kernels/)
+    where it applies, else tensor operations per step."""
     lib = kernels.library() if cur.device.type == "cpu" else None
     if lib is not None:
         r = kops.if_scan_i64(lib, cur, v, p.threshold, p.limit, p.multi_spike, p.reset_zero,
-                             p.membrane_readout, k, static)
+                             p.membrane_readout, k, static, count)
         if r is not None:
             return r
+    s, v = _int_if_scan_torch(cur, v, p, k, static)
+    if count is not None and not p.membrane_readout:
+        count += s.sum(0)
+    return s, v
+
+
+def _int_if_scan_torch(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int,
+                       static: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if p.multi_spike > 1 or p.membrane_readout:
         outs = []
         for i in range(k):
@@ -194,9 +205,10 @@ def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, stat
     return out, v
 
 
-def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: int):
+def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: int,
+          count: torch.Tensor | None = None):
     if probe is None:
-        return int_if_scan(cur, v, p, k, static)
+        return int_if_scan(cur, v, p, k, static, count)
     out, pres, posts = [], [], []
     for i in range(k):
         s, pre, v = int_if_step(cur if static else cur[i], v, p)
@@ -210,6 +222,8 @@ def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: in
         probe(name, "v", torch.stack(posts), t0)
         if not p.membrane_readout:  # a membrane readout does not spike (docs/traces.md)
             probe(name, "spikes", s, t0)
+    if count is not None and not p.membrane_readout:
+        count += s.sum(0)
     return s, v
 
 

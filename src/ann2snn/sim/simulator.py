@@ -105,8 +105,15 @@ class SpikingNetwork(torch.nn.Module):
         def scan(node, cur, st, k, static, t0):
             return self._scan(cur, st, IFParams.of(node), k, static, probe, node.name, t0)
 
+        def scan_counting(node, cur, st, k, static, t0, count):
+            if probe is not None:
+                s, st = scan(node, cur, st, k, static, t0)
+                count += s.sum(0)
+                return s, st
+            return if_scan(cur, st, IFParams.of(node), k, static, count)
+
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
-                        self._fanout_of)
+                        self._fanout_of, scan_counting)
         return run_windows(self.graph, ops, b, timesteps, window, probe,
                            self._binary if count_ops else None, int(delay), labels)
 
@@ -119,14 +126,18 @@ class SpikingNetwork(torch.nn.Module):
     def _sim_apply(self, node: n.Node, xs: list[torch.Tensor]) -> torch.Tensor:
         """:func:`ops.apply`, with 2-d convolutions in channels-last layout.
 
-        oneDNN convolves channels-last tensors about 3x faster on CPU; the output stays
-        channels-last, and so do the IF populations and pools after it (their ops keep
+        oneDNN convolves channels-last tensors about 3x faster on CPU; the output is
+        channels-last, and so are the IF populations and pools after it (their ops keep
         the layout), until a Flatten or Reshape reads it in logical order.
         """
         if xs and xs[0].device.type == "cpu":
             if isinstance(node, n.Conv) and node.ndim == 2:
-                xs = [xs[0].contiguous(memory_format=torch.channels_last)]
-            elif isinstance(node, n.AvgPool) and pooling.is_2x2(node):
+                y = apply(node, [xs[0].contiguous(memory_format=torch.channels_last)],
+                          self.params)
+                # a one-channel input counts as both layouts, and oneDNN then answers
+                # in NCHW: the populations and pools after it are fastest channels-last
+                return y.contiguous(memory_format=torch.channels_last)
+            if isinstance(node, n.AvgPool) and pooling.is_2x2(node):
                 return pooling.avg_pool_2x2(xs[0])
         return apply(node, xs, self.params)
 

@@ -63,6 +63,11 @@ class WindowOps:
     spiking_maxpool: Callable  #: (node, spikes (k, B, ...), state dict) -> gated spikes
     apply: Callable  #: (node, inputs) -> output, for every other node
     fanout: Callable  #: (node, input shape) -> synapses per input element (numel,)
+    #: as ``if_scan`` with a last argument ``count``: the population's spike counts
+    #: (zeros before the first window, in the layout of its current), to which the scan
+    #: adds the window's spikes in place (the fused kernels, in the same pass). None: the
+    #: loop sums the spikes itself
+    if_scan_counting: Callable | None = None
 
 
 def run_chunked(run: Callable[[int, int], BatchOutput], b: int, chunk: int) -> BatchOutput:
@@ -191,10 +196,17 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     state[name] = ops.if_init(node, cur.shape[0 if st else 1:])
                 if probe is not None:
                     probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
-                s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
-                if not node.membrane_readout:
+                if node.membrane_readout:
+                    s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
+                elif ops.if_scan_counting is not None:
+                    if name not in counts:  # in place: no new long-lived block per window
+                        counts[name] = torch.zeros_like(cur if st else cur[0])
+                    s, state[name] = ops.if_scan_counting(node, cur, state[name], k, st, t0,
+                                                          counts[name])
+                else:
+                    s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
                     c = s.sum(0)
-                    if name in counts:  # in place: no new long-lived block per window
+                    if name in counts:
                         counts[name] += c
                     else:
                         counts[name] = c

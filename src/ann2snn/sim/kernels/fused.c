@@ -25,12 +25,14 @@ static int teams(int nthreads, int64_t n, int64_t grain) {
   return (int)imax(1, imin(nthreads, t));
 }
 
-/* Float IF over k steps. cur: (k, n) or (n) if is_static; v: (n), in place; out: (k, n).
+/* Float IF over k steps. cur: (k, n) or (n) if is_static; v: (n), in place; out: (k, n);
+ * cnt: (n) or NULL, in place: the spike counts, each step's spikes added (exact: whole
+ * numbers below 2^24, the same sums as adding the window's total).
  * Per step: v <- v*keep (if leaky); v <- v + I; then
  * mode 0: s = [v >= thr], v <- v - s*thr      1: s = [v >= thr], v <- 0 where s > 0
  * mode 2: s = clamp(floor(v/thr), 0, smax), v <- v - s*thr    3: same s, v <- 0 where s > 0
  * mode 4: membrane readout, out = v. */
-#define IF_STEP(MODE, LEAKY)                                                    \
+#define IF_STEP(MODE, LEAKY, COUNT)                                             \
   for (int64_t i = 0; i < len; ++i) {                                           \
     float x = v[i];                                                             \
     if (LEAKY) x = x * keep;                                                    \
@@ -46,6 +48,7 @@ static int teams(int nthreads, int64_t n, int64_t grain) {
         s = s < 0.0f ? 0.0f : (s > smax ? smax : s);                            \
       }                                                                         \
       o[i] = s;                                                                 \
+      if (COUNT) n_[i] = n_[i] + s;                                             \
       if (MODE == 0) x = s > 0.0f ? x - thr : x; /* = x - s*thr for s in {0, 1} */ \
       else if (MODE == 2) x = x - s * thr;                                      \
       else x = s > 0.0f ? 0.0f : x;                                             \
@@ -53,15 +56,22 @@ static int teams(int nthreads, int64_t n, int64_t grain) {
     v[i] = x;                                                                   \
   }
 
-/* One step of one block: v (len) in place, c the current, o the output. */
+/* One step of one block: v (len) in place, c the current, o the output, n_ the counts
+ * (NULL: none). */
 #define IF_FN(MODE)                                                                     \
   static void if_step_##MODE(const float *restrict c, float *restrict v,               \
-                             float *restrict o, int64_t len, float thr, int leaky,     \
-                             float keep, float smax) {                                  \
-    if (leaky) {                                                                        \
-      IF_STEP(MODE, 1)                                                                  \
+                             float *restrict o, float *restrict n_, int64_t len,       \
+                             float thr, int leaky, float keep, float smax) {            \
+    if (n_ != NULL) {                                                                   \
+      if (leaky) {                                                                      \
+        IF_STEP(MODE, 1, 1)                                                             \
+      } else {                                                                          \
+        IF_STEP(MODE, 0, 1)                                                             \
+      }                                                                                 \
+    } else if (leaky) {                                                                 \
+      IF_STEP(MODE, 1, 0)                                                               \
     } else {                                                                            \
-      IF_STEP(MODE, 0)                                                                  \
+      IF_STEP(MODE, 0, 0)                                                               \
     }                                                                                   \
   }
 IF_FN(0)
@@ -70,11 +80,12 @@ IF_FN(2)
 IF_FN(3)
 IF_FN(4)
 
-typedef void (*if_step_fn)(const float *restrict, float *restrict, float *restrict, int64_t,
-                           float, int, float, float);
+typedef void (*if_step_fn)(const float *restrict, float *restrict, float *restrict,
+                           float *restrict, int64_t, float, int, float, float);
 
-void if_scan_f32(const float *cur, int is_static, float *v, float *out, int64_t n, int64_t k,
-                 float thr, int leaky, float keep, float smax, int mode, int nthreads) {
+void if_scan_f32(const float *cur, int is_static, float *v, float *out, float *cnt, int64_t n,
+                 int64_t k, float thr, int leaky, float keep, float smax, int mode,
+                 int nthreads) {
   static const if_step_fn fns[5] = {if_step_0, if_step_1, if_step_2, if_step_3, if_step_4};
   const if_step_fn step = fns[mode < 0 || mode > 4 ? 4 : mode];
   int nt = teams(nthreads, n, GRAIN);
@@ -82,8 +93,8 @@ void if_scan_f32(const float *cur, int is_static, float *v, float *out, int64_t 
   for (int64_t lo = 0; lo < n; lo += BLOCK) {
     const int64_t len = imin(n - lo, BLOCK);
     for (int64_t t = 0; t < k; ++t)
-      step((is_static ? cur : cur + t * n) + lo, v + lo, out + t * n + lo, len, thr, leaky,
-           keep, smax);
+      step((is_static ? cur : cur + t * n) + lo, v + lo, out + t * n + lo,
+           (cnt != NULL && mode != 4) ? cnt + lo : NULL, len, thr, leaky, keep, smax);
   }
 }
 
@@ -97,10 +108,11 @@ static int64_t floor_div(int64_t x, int64_t y) {
 
 /* Integer IF (docs/integer-mode.md): pre = clamp(v + I, -L, L); s = [pre >= th] (multi:
  * clamp(floor(pre/th), 0, s_max) where pre >= th); reset subtract or zero; a membrane
- * readout outputs pre. th: one value (nth == 1) or one per neuron (n). */
-void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, int64_t n,
-                 int64_t k, const int64_t *th, int64_t nth, int64_t limit, int64_t multi,
-                 int reset_zero, int membrane, int nthreads) {
+ * readout outputs pre. th: one value (nth == 1) or one per neuron (n). cnt: (n) or NULL,
+ * in place: the spike counts. */
+void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, int64_t *cnt,
+                 int64_t n, int64_t k, const int64_t *th, int64_t nth, int64_t limit,
+                 int64_t multi, int reset_zero, int membrane, int nthreads) {
   int nt = teams(nthreads, n, GRAIN);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t lo = 0; lo < n; lo += BLOCK) {
@@ -120,6 +132,7 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
         int64_t s = x >= h ? 1 : 0;
         if (multi > 1 && s) s = imin(imax(floor_div(x, h), 0), multi);
         o[i] = s;
+        if (cnt != NULL) cnt[i] = wrap_add(cnt[i], s);
         v[i] = reset_zero ? (s > 0 ? 0 : x) : x - h * s;
       }
     }
@@ -130,14 +143,87 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
  * dilation): per step, each input's count grows by its spike and each output is the spike
  * of the input with the largest count (ties: the first in row-major window order, as max
  * pooling with indices). s: (k, B, C, H, W), cnt: (B, C, H, W) in place, out:
- * (k, B, C, OH, OW); shapes and strides (in elements) as given. */
+ * (k, B, C, OH, OW); shapes and strides (in elements) as given.
+ * Where x is contiguous in blocks of q elements (channels last: q = C; planar: q = 1)
+ * a row is gated with contiguous vector loads: first the row's counts (an add), then the
+ * window's inputs in row-major order, compared at every position as if a window started
+ * there (loads shifted by dx blocks), keeping the real window starts; otherwise (1-d
+ * pooling is 2-d with one row) the strided loop runs. Each input lies in one window only, so
+ * counting first and comparing after is the same as per input. */
 #define GATE(NAME, T)                                                                   \
+  static void NAME##_rows(const T *s, const int64_t *ss, T *cnt, const int64_t *cs,      \
+                          T *out, const int64_t *os, const int64_t *shape, int64_t kh,   \
+                          int64_t kw, int nthreads, int64_t q, int64_t planes,           \
+                          const int64_t *pstride) {                                      \
+    const int64_t k = shape[0], nb = shape[1], oh = shape[3], ow = shape[4],            \
+                  span = ow * kw * q, starts = span - (kw - 1) * q;                     \
+    int nt = (int)imax(1, imin(nthreads, nb * planes));                                 \
+    /* per sample and plane, the steps in order (the counts carry), rows streamed */    \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
+    for (int64_t w = 0; w < nb * planes; ++w) {                                         \
+      const int64_t bi = w / planes, pl = w % planes;                                   \
+      T *best = malloc(sizeof(T) * (size_t)span), *spike = malloc(sizeof(T) * (size_t)span); \
+      for (int64_t t = 0; t < k; ++t)                                                   \
+        for (int64_t y = 0; y < oh; ++y) {                                              \
+          const T *s0 = s + t * ss[0] + bi * ss[1] + pl * pstride[0] + y * kh * ss[3];  \
+          T *c0 = cnt + bi * cs[0] + pl * pstride[1] + y * kh * cs[2];                  \
+          for (int64_t dy = 0; dy < kh; ++dy) { /* the counts, a row at a time */       \
+            const T *restrict si = s0 + dy * ss[3];                                     \
+            T *restrict ci = c0 + dy * cs[2];                                           \
+            _Pragma("omp simd")                                                         \
+            for (int64_t i = 0; i < span; ++i) ci[i] = ci[i] + si[i];                   \
+          }                                                                             \
+          /* the gate at every i as if a window started there (contiguous loads, */     \
+          /* shifted by dx blocks of q; only the real starts x*kw*q + c are kept) */    \
+          for (int64_t dy = 0; dy < kh; ++dy)                                           \
+            for (int64_t dx = 0; dx < kw; ++dx) {                                       \
+              const T *restrict si = s0 + dy * ss[3] + dx * q;                          \
+              const T *restrict ci = c0 + dy * cs[2] + dx * q;                          \
+              if (dy == 0 && dx == 0) {                                                 \
+                _Pragma("omp simd")                                                     \
+                for (int64_t i = 0; i < starts; ++i) {                                  \
+                  best[i] = ci[i];                                                      \
+                  spike[i] = si[i];                                                     \
+                }                                                                       \
+              } else {                                                                  \
+                _Pragma("omp simd")                                                     \
+                for (int64_t i = 0; i < starts; ++i) {                                  \
+                  const int g = ci[i] > best[i];                                        \
+                  best[i] = g ? ci[i] : best[i];                                        \
+                  spike[i] = g ? si[i] : spike[i];                                      \
+                }                                                                       \
+              }                                                                         \
+            }                                                                           \
+          T *restrict o = out + t * os[0] + bi * os[1] + pl * pstride[2] + y * os[3];   \
+          if (q == 1) {                                                                 \
+            for (int64_t x = 0; x < ow; ++x) o[x] = spike[x * kw];                      \
+          } else {                                                                      \
+            for (int64_t x = 0; x < ow; ++x)                                            \
+              for (int64_t c = 0; c < q; ++c) o[x * q + c] = spike[x * kw * q + c];     \
+          }                                                                             \
+        }                                                                               \
+      free(best);                                                                       \
+      free(spike);                                                                      \
+    }                                                                                   \
+  }                                                                                     \
   void NAME(const T *s, const int64_t *ss, T *cnt, const int64_t *cs, T *out,           \
             const int64_t *os, const int64_t *shape, int64_t kh, int64_t kw,            \
             int nthreads) {                                                             \
     const int64_t k = shape[0], nb = shape[1], nc = shape[2], oh = shape[3],            \
                   ow = shape[4];                                                        \
     int nt = teams(nthreads, nb * oh, 1);                                               \
+    /* rows with x contiguous in blocks of q: channels last (q = the channels, one */  \
+    /* plane per sample) or planar (q = 1, a plane per channel)                      */  \
+    const int64_t cl[3] = {0, 0, 0}, planar[3] = {ss[2], cs[1], os[2]};                 \
+    if (ss[2] == 1 && ss[4] == nc && cs[1] == 1 && cs[3] == nc && os[2] == 1 &&         \
+        os[4] == nc) {                                                                  \
+      NAME##_rows(s, ss, cnt, cs, out, os, shape, kh, kw, nthreads, nc, 1, cl);         \
+      return;                                                                           \
+    }                                                                                   \
+    if (ss[4] == 1 && cs[3] == 1 && os[4] == 1) {                                       \
+      NAME##_rows(s, ss, cnt, cs, out, os, shape, kh, kw, nthreads, 1, nc, planar);     \
+      return;                                                                           \
+    }                                                                                   \
     _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
     for (int64_t r = 0; r < nb * oh; ++r) {                                             \
       const int64_t bi = r / oh, y = r % oh;                                            \
@@ -179,10 +265,13 @@ GATE(maxpool_gate_i64, int64_t)
     int nt = teams(nthreads, rows * e, 1 << 16);                                        \
     _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
     for (int64_t r = 0; r < rows; ++r) {                                                \
-      const T *row = x + r * e;                                                         \
+      const T *restrict row = x + r * e;                                                \
       double acc = 0.0;                                                                 \
+      /* the terms are whole numbers and every partial sum stays below 2^53, so the */  \
+      /* vectorized (reassociated) sum is exact, the same in any order */               \
+      _Pragma("omp simd reduction(+ : acc)")                                            \
       for (int64_t i = 0; i < e; ++i)                                                   \
-        if (row[i] != 0) acc += WEIGHT;                                                 \
+        acc += row[i] != 0 ? (double)(WEIGHT) : 0.0;                                    \
       res[r] = acc;                                                                     \
     }                                                                                   \
   }

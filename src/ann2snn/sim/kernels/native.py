@@ -35,8 +35,9 @@ _state: dict[str, object] = {}
 
 _P, _I64, _INT, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
 SIGNATURES = {
-    "if_scan_f32": [_P, _INT, _P, _P, _I64, _I64, _F32, _INT, _F32, _F32, _INT, _INT],
-    "if_scan_i64": [_P, _INT, _P, _P, _I64, _I64, _P, _I64, _I64, _I64, _INT, _INT, _INT],
+    "if_scan_f32": [_P, _INT, _P, _P, _P, _I64, _I64, _F32, _INT, _F32, _F32, _INT, _INT],
+    "if_scan_i64": [_P, _INT, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _I64, _INT, _INT,
+                    _INT],
     "maxpool_gate_f32": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "maxpool_gate_i64": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "sop_rows_f32": [_P, _I64, _I64, _P, _P, _INT],

@@ -41,10 +41,30 @@ def _cpu(*ts: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" for t in ts)
 
 
+def _count_ptr(count: torch.Tensor | None, like: torch.Tensor, cl: bool) -> int | None:
+    """The kernel's pointer to the counts ``count`` (in place), where it is stored as the
+    kernel writes (``like``'s dtype, shape and storage order); None: no counts, or
+    :func:`_add_counts` adds them after the kernel."""
+    if count is None or count.dtype != like.dtype or count.shape != like.shape \
+            or count.device != like.device:
+        return None
+    ok = count.is_contiguous(memory_format=torch.channels_last) if cl else \
+        count.is_contiguous()
+    return _ptr(count) if ok else None
+
+
+def _add_counts(count: torch.Tensor | None, ptr: int | None, out: torch.Tensor) -> None:
+    if count is not None and ptr is None:
+        count += out.sum(0)
+
+
 def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
                 multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
-                static: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``steps`` float IF steps in one pass: (spikes (steps, ...), new membrane)."""
+                static: bool, count: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``steps`` float IF steps in one pass: (spikes (steps, ...), new membrane). ``count``
+    (the population's shape): the spike counts, the window's spikes added in place (in
+    the same pass where its layout is the current's)."""
     shape = tuple(v0.shape)
     if not _cpu(current, v0) or current.dtype != torch.float32 or v0.dtype != torch.float32 \
             or tuple(current.shape) != (shape if static else (steps, *shape)):
@@ -56,16 +76,21 @@ def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, 
     out = empty_steps(steps, v, cl)
     cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
-    lib.if_scan_f32(_ptr(cur), int(static), _ptr(vs), _ptr(os_), v.numel(), steps,
+    cnt = None if membrane else _count_ptr(count, v, cl)
+    lib.if_scan_f32(_ptr(cur), int(static), _ptr(vs), _ptr(os_), cnt, v.numel(), steps,
                     float(threshold), int(bool(leak)), float(1.0 - leak), float(multi_spike),
                     mode, torch.get_num_threads())
+    if not membrane:
+        _add_counts(count, cnt, out)
     return out, v
 
 
 def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
                 limit: int, multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
-                static: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``steps`` integer IF steps in one pass: (spikes (steps, ...) int64, new membrane)."""
+                static: bool, count: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``steps`` integer IF steps in one pass: (spikes (steps, ...) int64, new membrane);
+    ``count`` as for :func:`if_scan_f32`."""
     shape = tuple(v0.shape)
     if not _cpu(current, v0, threshold) or current.dtype != torch.int64 \
             or v0.dtype != torch.int64 \
@@ -81,9 +106,12 @@ def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.T
     v = v0.contiguous().clone()
     cur = current.contiguous()
     out = torch.empty((steps, *shape), dtype=torch.int64)
-    lib.if_scan_i64(_ptr(cur), int(static), _ptr(v), _ptr(out), v.numel(), steps, _ptr(th),
-                    th.numel(), int(limit), int(multi_spike), int(reset_zero), int(membrane),
-                    torch.get_num_threads())
+    cnt = None if membrane else _count_ptr(count, v, False)
+    lib.if_scan_i64(_ptr(cur), int(static), _ptr(v), _ptr(out), cnt, v.numel(), steps,
+                    _ptr(th), th.numel(), int(limit), int(multi_spike), int(reset_zero),
+                    int(membrane), torch.get_num_threads())
+    if not membrane:
+        _add_counts(count, cnt, out)
     return out, v
 
 
