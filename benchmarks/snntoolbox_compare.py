@@ -10,6 +10,8 @@ What it does, in WORK_DIR (kept, so later runs reuse models and INIsim results):
        mlp_relu, mlp_softmax     Flatten-Dense(256)-Dense(10), same weights, ReLU / softmax out
        cnn_bn_avg_relu           2x [Conv2D (no bias)-BatchNorm-ReLU-AveragePooling2D]-Dense
        cnn_max_relu, cnn_max_softmax  2x [Conv2D-ReLU-MaxPooling2D]-Dense(64)-Dense(10)
+       lenet_bn_max_relu         LeNet-5: 2x [Conv2D (6, 16)-BatchNorm-ReLU-MaxPooling2D]-
+                                 Dense(120)-Dense(84)-Dense(10), as in snntoolbox's examples
   3. writes one SNN Toolbox INI config per model (WORK_DIR/configs/<model>.ini);
   4. runs snntoolbox itself on it (update_setup + run_pipeline, as `snntoolbox -t`),
      recording the per-sample output spike counts and the time after each batch;
@@ -17,6 +19,9 @@ What it does, in WORK_DIR (kept, so later runs reuse models and INIsim results):
      Python), then times ann2snn at a small and at the full number of samples;
   6. prints, per model: the accuracies, per-sample agreement of the predicted classes
      and of the output spike counts, and the marginal cost per sample of each tool.
+With --busy, steps 4-6 run again with a competing process (a busy loop on one of our
+CPUs, started here), and the wall time of the whole `ann2snn run` under load is set
+against the quiet one (issue: within 1.5x).
 
 Marginal cost per sample = (time at N samples - time at n samples) / (N - n), for the
 whole pipeline and for the simulation loop alone. INIsim's comes from timestamps taken in
@@ -52,7 +57,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ARCHS = {"mlp": ("mlp_relu", "mlp_softmax"), "cnn_bn_avg": ("cnn_bn_avg_relu",),
-         "cnn_max": ("cnn_max_relu", "cnn_max_softmax")}
+         "cnn_max": ("cnn_max_relu", "cnn_max_softmax"), "lenet_bn_max": ("lenet_bn_max_relu",)}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -155,8 +160,9 @@ def write_config(args, work: Path, name: str) -> Path:
     return path
 
 
-def run_inisim(args, work: Path, name: str, ini: Path) -> dict:
-    tag = f"{name}_N{args.num_test}_T{args.duration}_B{args.batch_size}"
+def run_inisim(args, work: Path, name: str, ini: Path, busy: bool = False) -> dict:
+    tag = f"{name}_N{args.num_test}_T{args.duration}_B{args.batch_size}" + \
+        ("_busy" if busy else "")
     out = work / "inisim" / f"{tag}.npz"
     out.parent.mkdir(exist_ok=True)
     if not out.is_file() or args.rerun_inisim:
@@ -173,9 +179,12 @@ def run_inisim(args, work: Path, name: str, ini: Path) -> dict:
 
 
 def run_ann2snn(ini: Path) -> dict:
-    """`ann2snn run config.ini` as a user would type it; reads the run folder it writes."""
+    """`ann2snn run config.ini` as a user would type it; reads the run folder it writes.
+    "wall_s": the command's wall time, start-up and everything included."""
+    t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "ann2snn", "run", str(ini), "--quiet"],
                        capture_output=True, text=True)
+    wall = time.perf_counter() - t0
     if r.returncode:
         sys.exit(f"ann2snn run {ini} failed:\n{r.stderr[-3000:]}")
     from ann2snn.compat.snntoolbox import config_from_ini
@@ -184,7 +193,8 @@ def run_ann2snn(ini: Path) -> dict:
     p = np.load(out / "predictions.npz")
     m = json.loads((out / "metrics.json").read_text())
     return {"readout": p["snn_readout"], "prediction": p["snn_prediction"],
-            "labels": p["labels"], "ann_prediction": p["ann_prediction"], "metrics": m}
+            "labels": p["labels"], "ann_prediction": p["ann_prediction"], "metrics": m,
+            "wall_s": wall}
 
 
 def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float, float]:
@@ -217,11 +227,11 @@ def time_ann2snn(ini: Path, n: int, repeats: int) -> tuple[float, float, float]:
     return min(whole), min(sim), min(work)
 
 
-def compare(args, work: Path, name: str) -> dict:
+def compare(args, work: Path, name: str, busy: bool = False) -> dict:
     ini = write_config(args, work, name)
-    print(f"{name}:", flush=True)
+    print(f"{name}{' (busy)' if busy else ''}:", flush=True)
     load = [os.getloadavg()[0]]
-    ref = run_inisim(args, work, name, ini)
+    ref = run_inisim(args, work, name, ini, busy)
     load.append(os.getloadavg()[0])
     n = len(ref["truth"])
     labels = ref["truth"]
@@ -245,6 +255,7 @@ def compare(args, work: Path, name: str) -> dict:
         "ann2snn_accuracy": float((pred_a == labels).mean()),
         "prediction_agreement": float((pred_i == pred_a).mean()),
         "readout": "membrane" if membrane else "spike_count",
+        "ann2snn_run_wall_s": ours["wall_s"], "busy": busy,
     }
     if not membrane:
         counts_a = ours["readout"][:n]
@@ -276,6 +287,17 @@ def compare(args, work: Path, name: str) -> dict:
     res.update(cost_floor(ours["metrics"], res["inisim_sim_marginal_s"], args.peak_flops))
     res["peak_gflops"] = args.peak_flops / 1e9
     return res
+
+
+def _kernels_compare():
+    """benchmarks/kernels_compare.py as a module (its busy loop)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kernels_compare",
+                                                  HERE / "kernels_compare.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def peak_flops() -> float:
@@ -355,13 +377,23 @@ def report(results: dict) -> None:
             f"{r['dense_floor_s'] * 1e3:>9.3g}{r['max_speedup_dense']:>7.0f}x"
             f"{r['event_flops_per_sample'] / 1e6:>13.3g}{r['event_floor_s'] * 1e3:>9.3g}"
             f"{r['max_speedup_events']:>7.0f}x" for name, r in results.items()])
+    pairs = [(k, results[k + " (busy)"]) for k in results if k + " (busy)" in results]
+    if pairs:
+        _table("\nthe whole `ann2snn run config.ini` (a subprocess: start-up, loading, "
+               "conversion, ANN evaluation,\nsimulation, diagnostics, report), wall time in "
+               "s, quiet and with a busy loop on one CPU (target: within 1.5x)",
+               f"{'model':<17}{'quiet':>8}{'busy':>8}{'ratio':>8}",
+               [f"{k:<17}{results[k]['ann2snn_run_wall_s']:>8.2f}"
+                f"{b['ann2snn_run_wall_s']:>8.2f}"
+                f"{b['ann2snn_run_wall_s'] / results[k]['ann2snn_run_wall_s']:>7.2f}x"
+                for k, b in pairs])
     loads = {k: r.get("load_average_1min") for k, r in results.items()}
     if all(loads.values()):
         print("1-min load average (before INIsim, after INIsim, after ann2snn) on "
               f"{os.cpu_count()} CPUs: " + "; ".join(
                   f"{k} " + "/".join(f"{x:.1f}" for x in v) for k, v in loads.items()))
     print("\ntargets: |diff| <= 0.5 pp for ReLU outputs, diff >= -0.5 pp for softmax outputs; "
-          "agreement >= 95%; speedup >= 100x")
+          "agreement >= 95%; speedup >= 100x (issue 11: >= 20x, quiet and busy)")
     for name, r in results.items():
         diff = (r["ann2snn_accuracy"] - r["inisim_accuracy"]) * 100
         acc_ok = abs(diff) <= 0.5 if r["readout"] == "spike_count" else diff >= -0.5
@@ -396,6 +428,8 @@ def main() -> None:
     p.add_argument("--rerun-inisim", action="store_true", help="ignore cached INIsim results")
     p.add_argument("--inisim-only", action="store_true",
                    help="only train and run snntoolbox (fills the cache for later runs)")
+    p.add_argument("--busy", action="store_true",
+                   help="also run each comparison with a competing busy-loop process")
     args = p.parse_args()
     if args.num_test % args.batch_size or args.num_norm % args.batch_size:
         sys.exit("--num-test and --num-norm must be multiples of --batch-size (snntoolbox "
@@ -410,11 +444,15 @@ def main() -> None:
     args.peak_flops = peak_flops()
     print(f"float32 matrix-product rate on this CPU: {args.peak_flops / 1e9:.0f} GFLOP/s")
     results = {}
+    busy_loop = _kernels_compare().busy_loop
     for name in args.models.split(","):
-        results[name] = compare(args, work, name)
-        if args.inisim_only:
-            continue
-        print(json.dumps(results[name], indent=1), flush=True)
+        for busy in (False, True) if args.busy else (False,):
+            key = name + (" (busy)" if busy else "")
+            with busy_loop(busy):
+                results[key] = compare(args, work, name, busy)
+            if args.inisim_only:
+                continue
+            print(json.dumps(results[key], indent=1), flush=True)
     if args.inisim_only:
         return
     (work / "summary.json").write_text(json.dumps(results, indent=2))

@@ -60,6 +60,18 @@ def build(arch: str):
         x = L.Dense(64, activation="relu")(x)
         out = L.Dense(10, activation="softmax")(x)
         return keras.Model(inp, out), {"cnn_max_relu": "relu", "cnn_max_softmax": "softmax"}
+    if arch == "lenet_bn_max":  # the LeNet of snntoolbox's examples: BN, max pooling
+        x = inp
+        for filters, pad in ((6, "same"), (16, "valid")):
+            x = L.Conv2D(filters, 5, padding=pad, use_bias=False)(x)
+            x = L.BatchNormalization()(x)
+            x = L.Activation("relu")(x)
+            x = L.MaxPooling2D()(x)
+        x = L.Flatten()(x)
+        x = L.Dense(120, activation="relu")(x)
+        x = L.Dense(84, activation="relu")(x)
+        out = L.Dense(10, activation="softmax")(x)
+        return keras.Model(inp, out), {"lenet_bn_max_relu": "relu"}
     raise SystemExit(f"unknown arch {arch}")
 
 

@@ -171,6 +171,51 @@ def test_maxpool_gate_declines_overlap_padding_and_partial_windows(lib):
         assert kops.maxpool_gate(lib, node, s, None) is None
 
 
+@pytest.mark.parametrize("kernel,spatial", [((2, 2), (8, 6)), ((2, 2), (7, 9)),
+                                            ((3, 2), (7, 6))])
+@pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO, v0=0.5),
+                                dict(multi_spike=3, threshold=0.4), dict(leak=0.1)])
+@pytest.mark.parametrize("static", [True, False])
+def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static, rng):
+    """The fused population + max pool: the pool's spikes and counts, the membrane and
+    the population's spike counts equal the fallback's scan, then gate, over windows."""
+    p = IFParams(**kw)
+    node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0, 0),
+                            dilation=(1, 1), ceil_mode=False)
+    k, b, c = 6, 3, 5
+    cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
+    cur = cur.contiguous(memory_format=torch.channels_last).view(2 * k, b, c, *spatial)
+    st = st_ref = if_init((b, c, *spatial), p)
+    count = torch.zeros_like(cur[0])
+    count_ref = torch.zeros_like(cur[0])
+    gate, state = None, {}
+    for w in range(2):  # two windows: the counts and membranes carry
+        x = cur[0] if static else cur[w * k:(w + 1) * k]
+        s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
+        ref = pooling.spiking_maxpool_torch(node, s_ref, state)
+        got = kops.if_pool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
+                               p.reset is ResetMode.ZERO, k, static, count, gate)
+        assert got is not None
+        out, v, gate = got
+        st = IFState(v)
+        assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
+        assert torch.equal(count, count_ref) and (ref > 0).any() and (ref == 0).any()
+        oh, ow = spatial[0] // kernel[0] * kernel[0], spatial[1] // kernel[1] * kernel[1]
+        assert torch.equal(gate[..., :oh, :ow], state["p::count"][..., :oh, :ow])
+
+
+def test_if_pool_declines_planar_currents_and_overlapping_pools(lib):
+    p = IFParams()
+    ok = n.SpikingMaxPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
+                          dilation=(1, 1), ceil_mode=False)
+    overlap = n.SpikingMaxPool("p", ("x",), kernel=(3, 3), stride=(2, 2), padding=(0, 0),
+                               dilation=(1, 1), ceil_mode=False)
+    cl = torch.zeros(2, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    for node, cur in ((ok, torch.zeros(2, 3, 4, 4)), (overlap, cl)):
+        assert kops.if_pool_f32(lib, node, cur, if_init((2, 3, 4, 4), p).v, 1.0, 0.0, 1,
+                                False, 3, True, torch.zeros_like(cur), None) is None
+
+
 @pytest.mark.parametrize("mode", ["native", "torch"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_spiking_maxpool_over_windows_is_the_same_both_ways(lib, mode, channels_last,

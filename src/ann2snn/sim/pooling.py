@@ -74,6 +74,27 @@ def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
     return r[0]
 
 
+def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
+                  leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
+                  count: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A float IF population (membrane ``v``, current ``cur``) and the spiking max pool
+    ``pool`` that alone reads it, in one fused pass (sim/kernels/): (the pool's output
+    spikes, the new membrane); ``count`` (the population's spike counts) and the pool's
+    counts in ``state`` are updated as the two separate steps would. None where the
+    kernel does not apply (then the caller runs the population and the pool apart)."""
+    lib = kernels.library() if cur.device.type == "cpu" else None
+    if lib is None:
+        return None
+    key = pool.name + "::count"
+    r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
+                         static, count, state.get(key))
+    if r is None:
+        return None
+    state[key] = r[2]
+    state[key + "::steps"] = state.get(key + "::steps", 0) + k
+    return r[0], r[1]
+
+
 def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict
                           ) -> torch.Tensor:
     """:func:`spiking_maxpool` in pure torch: counts per step, then one max over a packed
@@ -92,7 +113,8 @@ def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict
     steps = state[key + "::steps"] = state.get(key + "::steps", 0) + k
     flat, sf = cnt.flatten(0, 1), s.flatten(0, 1)
     pos = window_positions(node, tuple(sf.shape[2:]), s.device)
-    if pos is not None and (steps + 1) * 2 * pos[1] < 1 << 24:
+    # the key's parity is the spike: binary spikes only (burst spikes take the indices)
+    if pos is not None and (steps + 1) * 2 * pos[1] < 1 << 24 and not (sf > 1).any():
         out = gate_by_key(node, flat, sf, *pos)
     else:
         pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d

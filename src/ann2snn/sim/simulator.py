@@ -12,7 +12,7 @@ import math
 import torch
 
 from ..errors import SimulationError
-from ..ir import Encoding, Graph, SynapticDelay, coerce, facts
+from ..ir import Encoding, Graph, ResetMode, SynapticDelay, coerce, facts
 from ..ir import nodes as n
 from . import pooling
 from .encoders import element_keys, poisson_window, ttfs_window
@@ -112,8 +112,14 @@ class SpikingNetwork(torch.nn.Module):
                 return s, st
             return if_scan(cur, st, IFParams.of(node), k, static, count)
 
+        def if_pool(node, pool, cur, st, state, k, static, count):
+            p = IFParams.of(node)
+            r = pooling.fused_if_pool(pool, cur, st.v, p.threshold, p.leak, p.multi_spike,
+                                      p.reset is ResetMode.ZERO, k, static, count, state)
+            return None if r is None else (r[0], IFState(r[1]))
+
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
-                        self._fanout_of, scan_counting)
+                        self._fanout_of, scan_counting, if_pool)
         return run_windows(self.graph, ops, b, timesteps, window, probe,
                            self._binary if count_ops else None, int(delay), labels)
 

@@ -68,6 +68,10 @@ class WindowOps:
     #: adds the window's spikes in place (the fused kernels, in the same pass). None: the
     #: loop sums the spikes itself
     if_scan_counting: Callable | None = None
+    #: (IF node, its only reader: a spiking max pool, current, IF state, the loop's state
+    #: dict (the pool's counts), k, static, count) -> (the pool's output spikes, IF state)
+    #: in one fused pass, or None where it does not apply; None: never fused
+    if_pool: Callable | None = None
 
 
 def run_chunked(run: Callable[[int, int], BatchOutput], b: int, chunk: int) -> BatchOutput:
@@ -140,6 +144,23 @@ def delay_depth(graph: Graph, delay: int, spike_input: bool) -> int:
     return d[graph.output]
 
 
+def fusable_pools(graph: Graph) -> dict[str, object]:
+    """IF populations whose spikes only a spiking max pool reads: {population: pool}.
+    Not the output, not a membrane readout (the caller adds: no probe, no delay)."""
+    readers: dict[str, list] = {}
+    for x in graph:
+        for i in x.inputs:
+            readers.setdefault(i, []).append(x)
+    out = {}
+    for x in graph:
+        r = readers.get(x.name, [])
+        if x.population and not x.membrane_readout and x.name != graph.output \
+                and len(r) == 1 and r[0].stateful and not r[0].population \
+                and r[0].inputs == (x.name,):
+            out[x.name] = r[0]
+    return out
+
+
 def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: int,
                 probe: Probe | None, binary: set[str] | None, delay: int = 0,
                 labels: torch.Tensor | None = None) -> BatchOutput:
@@ -169,6 +190,9 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     correct = None if labels is None else torch.zeros(timesteps, dtype=torch.int64)
     out_node = graph[graph.output]
     burst = facts.burst_nodes(graph) if binary is not None else set()  # spikes: x·fan-out
+    fuse = fusable_pools(graph) if (ops.if_pool is not None and probe is None
+                                    and not delay) else {}
+    pooled: dict[str, torch.Tensor] = {}  # a fused pool's output, until its turn
     for t0 in range(0, timesteps, window):
         k = min(window, timesteps - t0)
         vals: dict[str, tuple[torch.Tensor, bool]] = {}
@@ -196,11 +220,19 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     state[name] = ops.if_init(node, cur.shape[0 if st else 1:])
                 if probe is not None:
                     probe(name, "current", cur.expand(k, *cur.shape) if st else cur, t0)
+                if not node.membrane_readout and name not in counts and \
+                        ops.if_scan_counting is not None:  # in place: no new block per window
+                    counts[name] = torch.zeros_like(cur if st else cur[0])
+                if name in fuse:  # the population and its max pool in one pass
+                    r = ops.if_pool(node, fuse[name], cur, state[name], state, k, st,
+                                    counts[name])
+                    if r is not None:
+                        pooled[fuse[name].name], state[name] = r
+                        vals[name] = (None, False)  # its spikes are read by nobody else
+                        continue
                 if node.membrane_readout:
                     s, state[name] = ops.if_scan(node, cur, state[name], k, st, t0)
                 elif ops.if_scan_counting is not None:
-                    if name not in counts:  # in place: no new long-lived block per window
-                        counts[name] = torch.zeros_like(cur if st else cur[0])
                     s, state[name] = ops.if_scan_counting(node, cur, state[name], k, st, t0,
                                                           counts[name])
                 else:
@@ -216,6 +248,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     carry[name] = s[-1].clone()
                     if name == graph.output:
                         emitted = s
+            elif name in pooled:  # computed with its population
+                vals[name] = (pooled.pop(name), False)
             elif node.stateful and not ins[0][1]:  # state besides a population's: max pooling
                 vals[name] = (ops.spiking_maxpool(node, ins[0][0], state), False)
             elif all(st for _, st in ins):

@@ -150,13 +150,69 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
  * there (loads shifted by dx blocks), keeping the real window starts; otherwise (1-d
  * pooling is 2-d with one row) the strided loop runs. Each input lies in one window only, so
  * counting first and comparing after is the same as per input. */
+/* The gate of one row of outputs: the kh input rows of spikes s0 (row stride srs) and
+ * their counts c0 (stride crs, already updated), x contiguous in blocks of q, into o
+ * (ow·q). best, spike: scratch of span = ow·kw·q. */
+#define GATE_ROW(NAME, T)                                                               \
+  static void NAME(const T *s0, int64_t srs, const T *c0, int64_t crs, int64_t kh,      \
+                   int64_t kw, int64_t q, int64_t ow, T *restrict best,                 \
+                   T *restrict spike, T *restrict o) {                                  \
+    const int64_t starts = ow * kw * q - (kw - 1) * q;                                  \
+    /* the gate at every i as if a window started there (contiguous loads, shifted */   \
+    /* by dx blocks of q; only the real starts x*kw*q + c are kept)                 */   \
+    if (kh == 2 && kw == 2) { /* 2x2: the four inputs in registers, one pass */         \
+      const T *restrict sa = s0, *restrict sb = s0 + srs;                               \
+      const T *restrict ca = c0, *restrict cb = c0 + crs;                               \
+      _Pragma("omp simd")                                                               \
+      for (int64_t i = 0; i < starts; ++i) {                                            \
+        T m = ca[i], sp = sa[i];                                                        \
+        int g = ca[i + q] > m;                                                          \
+        m = g ? ca[i + q] : m;                                                          \
+        sp = g ? sa[i + q] : sp;                                                        \
+        g = cb[i] > m;                                                                  \
+        m = g ? cb[i] : m;                                                              \
+        sp = g ? sb[i] : sp;                                                            \
+        g = cb[i + q] > m;                                                              \
+        spike[i] = g ? sb[i + q] : sp;                                                  \
+      }                                                                                 \
+    } else {                                                                            \
+      for (int64_t dy = 0; dy < kh; ++dy)                                               \
+        for (int64_t dx = 0; dx < kw; ++dx) {                                           \
+          const T *restrict si = s0 + dy * srs + dx * q;                                \
+          const T *restrict ci = c0 + dy * crs + dx * q;                                \
+          if (dy == 0 && dx == 0) {                                                     \
+            _Pragma("omp simd")                                                         \
+            for (int64_t i = 0; i < starts; ++i) {                                      \
+              best[i] = ci[i];                                                          \
+              spike[i] = si[i];                                                         \
+            }                                                                           \
+          } else {                                                                      \
+            _Pragma("omp simd")                                                         \
+            for (int64_t i = 0; i < starts; ++i) {                                      \
+              const int g = ci[i] > best[i];                                            \
+              best[i] = g ? ci[i] : best[i];                                            \
+              spike[i] = g ? si[i] : spike[i];                                          \
+            }                                                                           \
+          }                                                                             \
+        }                                                                               \
+    }                                                                                   \
+    if (q == 1) {                                                                       \
+      for (int64_t x = 0; x < ow; ++x) o[x] = spike[x * kw];                            \
+    } else {                                                                            \
+      for (int64_t x = 0; x < ow; ++x)                                                  \
+        for (int64_t c = 0; c < q; ++c) o[x * q + c] = spike[x * kw * q + c];           \
+    }                                                                                   \
+  }
+GATE_ROW(gate_row_f32, float)
+GATE_ROW(gate_row_i64, int64_t)
+
 #define GATE(NAME, T)                                                                   \
   static void NAME##_rows(const T *s, const int64_t *ss, T *cnt, const int64_t *cs,      \
                           T *out, const int64_t *os, const int64_t *shape, int64_t kh,   \
                           int64_t kw, int nthreads, int64_t q, int64_t planes,           \
                           const int64_t *pstride) {                                      \
     const int64_t k = shape[0], nb = shape[1], oh = shape[3], ow = shape[4],            \
-                  span = ow * kw * q, starts = span - (kw - 1) * q;                     \
+                  span = ow * kw * q;                                                   \
     int nt = (int)imax(1, imin(nthreads, nb * planes));                                 \
     /* per sample and plane, the steps in order (the counts carry), rows streamed */    \
     _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
@@ -173,34 +229,8 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
             _Pragma("omp simd")                                                         \
             for (int64_t i = 0; i < span; ++i) ci[i] = ci[i] + si[i];                   \
           }                                                                             \
-          /* the gate at every i as if a window started there (contiguous loads, */     \
-          /* shifted by dx blocks of q; only the real starts x*kw*q + c are kept) */    \
-          for (int64_t dy = 0; dy < kh; ++dy)                                           \
-            for (int64_t dx = 0; dx < kw; ++dx) {                                       \
-              const T *restrict si = s0 + dy * ss[3] + dx * q;                          \
-              const T *restrict ci = c0 + dy * cs[2] + dx * q;                          \
-              if (dy == 0 && dx == 0) {                                                 \
-                _Pragma("omp simd")                                                     \
-                for (int64_t i = 0; i < starts; ++i) {                                  \
-                  best[i] = ci[i];                                                      \
-                  spike[i] = si[i];                                                     \
-                }                                                                       \
-              } else {                                                                  \
-                _Pragma("omp simd")                                                     \
-                for (int64_t i = 0; i < starts; ++i) {                                  \
-                  const int g = ci[i] > best[i];                                        \
-                  best[i] = g ? ci[i] : best[i];                                        \
-                  spike[i] = g ? si[i] : spike[i];                                      \
-                }                                                                       \
-              }                                                                         \
-            }                                                                           \
-          T *restrict o = out + t * os[0] + bi * os[1] + pl * pstride[2] + y * os[3];   \
-          if (q == 1) {                                                                 \
-            for (int64_t x = 0; x < ow; ++x) o[x] = spike[x * kw];                      \
-          } else {                                                                      \
-            for (int64_t x = 0; x < ow; ++x)                                            \
-              for (int64_t c = 0; c < q; ++c) o[x * q + c] = spike[x * kw * q + c];     \
-          }                                                                             \
+          gate_row_##T(s0, ss[3], c0, cs[2], kh, kw, q, ow, best, spike,                \
+                       out + t * os[0] + bi * os[1] + pl * pstride[2] + y * os[3]);     \
         }                                                                               \
       free(best);                                                                       \
       free(spike);                                                                      \
@@ -252,6 +282,8 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
     }                                                                                   \
   }
 
+#define gate_row_float gate_row_f32
+#define gate_row_int64_t gate_row_i64
 GATE(maxpool_gate_f32, float)
 GATE(maxpool_gate_i64, int64_t)
 
@@ -282,3 +314,44 @@ SOPS(sop_rows_i64, int64_t, fan[i])
 SOPS(sop_counted_f32, float, (double)row[i] * fan[i])
 SOPS(sop_counted_f64, double, (double)row[i] * fan[i])
 SOPS(sop_counted_i64, int64_t, (double)row[i] * fan[i])
+
+/* A float IF population and the spiking max pool that is its only reader, in one pass:
+ * per sample, step and row of outputs, the kh input rows are integrated (the IF step of
+ * if_scan_f32, the same arithmetic), their spikes counted (cnt) and added to the pool's
+ * counts (gcnt), and gated at once; the population's spikes never leave the cache. Rows
+ * below the last window are integrated and counted only. Channels-last storage: cur
+ * (k, B, H, W, C) or (B, H, W, C) if is_static; v, cnt, gcnt (B, H, W, C) in place; out
+ * (k, B, OH, OW, C). mode: 0-3 as in if_scan_f32 (no membrane readout). */
+void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *gcnt,
+                 float *out, int64_t nb, int64_t h, int64_t w, int64_t nc, int64_t kh,
+                 int64_t kw, int64_t k, float thr, int leaky, float keep, float smax,
+                 int mode, int nthreads) {
+  static const if_step_fn fns[4] = {if_step_0, if_step_1, if_step_2, if_step_3};
+  const if_step_fn step = fns[mode < 0 || mode > 3 ? 0 : mode];
+  const int64_t oh = h / kh, ow = w / kw, row = w * nc, plane = h * row, span = ow * kw * nc;
+  int nt = (int)imax(1, imin(nthreads, nb));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t bi = 0; bi < nb; ++bi) {
+    float *sp = malloc(sizeof(float) * (size_t)(kh * row + 2 * span));
+    float *best = sp + kh * row, *spike = best + span;
+    for (int64_t t = 0; t < k; ++t) {
+      const float *c = (is_static ? cur : cur + t * nb * plane) + bi * plane;
+      float *vb = v + bi * plane, *nb_ = cnt + bi * plane, *gb = gcnt + bi * plane;
+      for (int64_t y = 0; y < oh; ++y) {
+        for (int64_t dy = 0; dy < kh; ++dy) {
+          const int64_t off = (y * kh + dy) * row;
+          float *restrict srow = sp + dy * row;
+          float *restrict g = gb + off;
+          step(c + off, vb + off, srow, nb_ + off, row, thr, leaky, keep, smax);
+#pragma omp simd
+          for (int64_t i = 0; i < span; ++i) g[i] = g[i] + srow[i];
+        }
+        gate_row_f32(sp, row, gb + y * kh * row, row, kh, kw, nc, ow, best, spike,
+                     out + (t * nb + bi) * oh * ow * nc + y * ow * nc);
+      }
+      for (int64_t iy = oh * kh; iy < h; ++iy)  /* below the last window */
+        step(c + iy * row, vb + iy * row, sp, nb_ + iy * row, row, thr, leaky, keep, smax);
+    }
+    free(sp);
+  }
+}

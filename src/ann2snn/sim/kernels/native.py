@@ -28,7 +28,7 @@ FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fPIC", "-shared"]
 OPENMP = ["-fopenmp"]
 #: Tried first: this CPU's vector units (AVX2, AVX-512...); the cache key includes the
 #: CPU's flags, so a home folder shared between machines keeps one library per CPU kind.
-NATIVE = ["-march=native"]
+NATIVE = ["-march=native", "-mprefer-vector-width=256"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -38,6 +38,8 @@ SIGNATURES = {
     "if_scan_f32": [_P, _INT, _P, _P, _P, _I64, _I64, _F32, _INT, _F32, _F32, _INT, _INT],
     "if_scan_i64": [_P, _INT, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _I64, _INT, _INT,
                     _INT],
+    "if_pool_f32": [_P, _INT, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64,
+                    _F32, _INT, _F32, _F32, _INT, _INT],
     "maxpool_gate_f32": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "maxpool_gate_i64": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "sop_rows_f32": [_P, _I64, _I64, _P, _P, _INT],

@@ -154,6 +154,43 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
     return out, cnt
 
 
+def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
+                leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
+                count: torch.Tensor, gate_counts: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """A float IF population and the spiking max pool ``node`` that alone reads it, in one
+    pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
+    membrane, the pool's counts). ``count`` (the population's spike counts) is updated in
+    place; ``gate_counts`` (the pool's; None: zeros) is updated in place. Same spikes as
+    :func:`if_scan_f32` followed by :func:`maxpool_gate`."""
+    ref = current if static else current[0] if current.dim() == 5 else None
+    if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
+            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+            or len(node.kernel) != 2 or not tiles(node) or not channels_last(ref) \
+            or tuple(v0.shape) != tuple(ref.shape) or (not static and len(current) != steps):
+        return None
+    b, c, h, w = ref.shape
+    kh, kw = node.kernel
+    if (h % kh or w % kw) and node.ceil_mode:
+        return None  # a partial window at the edge
+    cnt_ptr = _count_ptr(count, ref, True)
+    if cnt_ptr is None:
+        return None
+    g = torch.zeros_like(ref) if gate_counts is None else gate_counts
+    if _count_ptr(g, ref, True) is None:
+        return None
+    v = v0.contiguous(memory_format=torch.channels_last)
+    if v.data_ptr() == v0.data_ptr():
+        v = v.clone(memory_format=torch.channels_last)
+    out = empty_steps(steps, torch.empty((b, c, h // kh, w // kw)), True)
+    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    lib.if_pool_f32(_ptr(storage(current, True)), int(static), _ptr(v), cnt_ptr, _ptr(g),
+                    _ptr(storage(out, True)), b, h, w, c, kh, kw, steps, float(threshold),
+                    int(bool(leak)), float(1.0 - leak), float(multi_spike), mode,
+                    torch.get_num_threads())
+    return out, v, g
+
+
 def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
                ) -> torch.Tensor | None:
     """Σ over each step's rows of x (k·b, ...) and their elements of [x ≠ 0]·fan (fan in
