@@ -113,8 +113,14 @@ def main() -> None:
 
     sim("native", 1)  # warm-up (and the first build)
     loads = [False, True] if args.busy else [False]
+    chosen: dict[bool, tuple[int, float]] = {}  # load -> (policy's threads, ms/sample)
     for load in loads:
         with busy_loop(load):
+            # what the thread policy picks under this load (sampled now, as a command would)
+            pick = max(1, min(cpus, cpus - int(thread_policy.busy_cpus() + 0.5),
+                              thread_policy.MAX_DEFAULT))
+            if pick not in thread_counts:
+                thread_counts = sorted({*thread_counts, pick})
             times: dict[tuple[str, int], list[float]] = {}
             ann: dict[int, list[float]] = {}
             preds = {}
@@ -136,6 +142,12 @@ def main() -> None:
                 b = float(np.median(times[("torch", nt)]))
                 d = float(np.median(ann[nt]))
                 print(f"{nt:>8} {a:>17.2f} {b:>16.2f} {b / a:>13.2f} {d:>14.2f} {a / d:>8.2f}")
+            chosen[load] = (pick, float(np.median(times[("native", pick)])))
+            print(f"the thread policy picks {pick} under this load")
+    if len(chosen) == 2:
+        (tq, q), (tb, b) = chosen[False], chosen[True]
+        print(f"\nsimulation at the policy's choice: quiet {q:.2f} ms/sample ({tq} threads), "
+              f"busy {b:.2f} ({tb}): slowdown {b / q:.2f}x")
     os.environ.pop(kernels.ENV, None)
 
 

@@ -98,9 +98,20 @@ def run(name: str, relu: nn.Module, train_set, test, args, targets) -> None:
           f"epoch {res.best_epoch}, val {res.best_val_accuracy * 100:.2f}%")
     snn = ann2snn.convert(res.model, calib)
     print(f"  converted: readout {snn.graph.meta['readout']} (the QCFS default)")
-    for mode in args.readouts.split(","):
-        net = readout(snn, Readout(mode))
-        acc = evaluate(f"QCFS, {mode} readout (L={args.levels})", net, test, args)
+    variants = [(f"QCFS, {mode} readout (L={args.levels})", readout(snn, Readout(mode)))
+                for mode in args.readouts.split(",")]
+    t_cal = max(t for t, _ in targets)
+    extra = ([(f"+ burst {args.burst}", dict(burst=args.burst))] if args.burst > 1 else []) \
+        + ([(f"+ calibration (T = {t_cal})", dict(calibrate_timesteps=t_cal))]
+           if args.calibrate else []) \
+        + ([(f"+ burst {args.burst} + calibration", dict(burst=args.burst,
+                                                        calibrate_timesteps=t_cal))]
+           if args.calibrate and args.burst > 1 else [])
+    for label, kw in extra:  # the same fine-tuned network, other conversion options
+        variants.append((f"QCFS (L={args.levels}) {label}", ann2snn.convert(res.model, calib,
+                                                                          **kw)))
+    for label, net in variants:
+        acc = evaluate(label, net, test, args)
         for t, tol in targets:
             gap = (acc["ann"] - acc[t]) * 100
             print(f"    T = {t}: ANN - SNN = {gap:+.2f} pp (target <= {tol} pp): "
@@ -123,6 +134,10 @@ def main() -> None:
     ap.add_argument("--readouts", default="spike_count,membrane",
                     help="output readouts to report for the QCFS network")
     ap.add_argument("--no-plain", action="store_true", help="skip plain conversion")
+    ap.add_argument("--burst", type=int, default=1,
+                    help="also convert with burst spikes of up to K per step (K > 1)")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="also convert with training-free calibration for the target T")
     ap.add_argument("--weights-dir", default=None,
                     help="reuse/keep the ReLU networks' state_dicts in this folder")
     args = ap.parse_args()

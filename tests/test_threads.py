@@ -42,6 +42,21 @@ def test_default_follows_the_affinity_less_the_busy_cpus(monkeypatch):
     assert default() == threads.MAX_DEFAULT
 
 
+def test_the_choice_is_sampled_again_once_stale(monkeypatch):
+    """A long-lived process (a notebook) follows the load: the sample stands FRESH_S."""
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    busy, now = [0.0], [1000.0]
+    monkeypatch.setattr(threads, "busy_cpus", lambda: busy[0])
+    monkeypatch.setattr(threads.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(threads, "_default", [])
+    assert threads.default_threads() == 2
+    busy[0] = 1.0  # a busy loop starts
+    now[0] += threads.FRESH_S / 2
+    assert threads.default_threads() == 2  # still the fresh sample
+    now[0] += threads.FRESH_S
+    assert threads.default_threads() == 1
+
+
 def test_busy_cpus_reads_proc_stat(monkeypatch):
     samples = iter([{0: [100, 0, 0, 100, 0, 0, 0, 0], 1: [0, 0, 0, 100, 0, 0, 0, 0]},
                     {0: [190, 0, 0, 110, 0, 0, 0, 0], 1: [0, 0, 0, 200, 0, 0, 0, 0]}])

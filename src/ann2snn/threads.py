@@ -2,9 +2,9 @@
 
 Default: the CPUs this process may run on (``os.sched_getaffinity``; a container's or
 ``taskset``'s limit, not the machine's core count), less those other processes keep busy
-right now (their share of each CPU over 0.1 s, from /proc/stat), at least 1 and at most
-8. A thread that the OS deschedules stalls every parallel region until it runs again,
-so on a loaded machine fewer threads are faster (README "Threads";
+right now (their share of each CPU over 0.1 s, from /proc/stat, sampled again after
+10 s), at least 1 and at most 8. A thread that the OS deschedules stalls every parallel
+region until it runs again, so on a loaded machine fewer threads are faster (README "Threads";
 benchmarks/kernels_compare.py measures it). ``--threads N`` (CLI), ``threads = N``
 (config) or ``ann2snn.set_threads(N)`` (API) overrides it.
 """
@@ -57,16 +57,20 @@ def _cpu_times(cpus: set[int]) -> dict[int, list[int]]:
     return out
 
 
-_default: list[int] = []
+#: How long a measured choice stands (s): a long-lived process (a notebook, a service
+#: that runs pipelines) sees the load change, and a sample costs 0.1 s.
+FRESH_S = 10.0
+_default: list[tuple[float, int]] = []
 
 
 def default_threads() -> int:
-    """The policy's choice (measured once per process): our CPUs less the busy ones."""
-    if not _default:
+    """The policy's choice: our CPUs less the busy ones (sampled again when the last
+    sample is older than :data:`FRESH_S`)."""
+    if not _default or time.monotonic() - _default[0][0] > FRESH_S:
         n = available_cpus()
         free = n - int(busy_cpus() + 0.5)
-        _default.append(max(1, min(free, n, MAX_DEFAULT)))
-    return _default[0]
+        _default[:] = [(time.monotonic(), max(1, min(free, n, MAX_DEFAULT)))]
+    return _default[0][1]
 
 
 def check_threads(n) -> int | None:

@@ -171,6 +171,24 @@ def test_conversion_takes_lambda_as_the_scale_and_says_so(rng):
     assert np.array_equal(ann.argmax(1), ref.argmax(1))
 
 
+@pytest.mark.parametrize("burst", [1, 2, 3])
+def test_the_normalized_ann_stays_the_trained_one_with_burst(burst, rng):
+    """Burst spikes make the scale λ/k; the normalized QCFS then has λ = k, so the ANN
+    that the SNN is measured against is still the QCFS model (before: λ = 1, which clips
+    at λ/k: another, worse network)."""
+    lam = [1.0, 2.0, 4.0, 0.5, 2.0, 8.0]
+    model = _one_layer(lam)
+    x = rng.random((300, 8)).astype(np.float32) * 4
+    snn = ann2snn.convert(model, x, burst=burst)
+    normalized = next(iter(snn.ann_graph.of_type(n.QCFS)))
+    assert normalized.lam.tolist() == [float(burst)] * 6
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x)).numpy()
+    ann = snn.ann_forward(x)
+    scale = np.asarray(snn.ann_graph.meta["normalization"]["scales"]["2"], np.float64)
+    assert np.allclose(ann * scale, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_a_saved_qcfs_program_converts(tmp_path, rng):
     """torch.export keeps ann2snn::qcfs as one op; a .pt2 with it reads back."""
     model = _one_layer([2.0])

@@ -98,11 +98,14 @@ def _relu(ctx: Context, node: n.ReLU, ins) -> n.Node:
 
 @FORWARD.register(n.QCFS)
 def _qcfs(ctx: Context, node: n.QCFS, ins) -> n.Node:
-    """λ is this layer's scale (normalize.py), so the normalized activation has λ = 1."""
+    """λ is this layer's scale (normalize.py), so the normalized activation has λ = 1;
+    with burst spikes the scale is λ/k and the normalized λ is k (the same function:
+    the normalized ANN stays the trained one)."""
     want = ctx.lam[node.name]
     inp = ctx.rescale(node.inputs[0], ins[0], want, node.name.replace(".", "_"))
     ctx.scale[node.name] = want
-    return dataclasses.replace(node, inputs=(inp,), lam=np.ones_like(node.lam))
+    lam = np.asarray(node.lam, np.float64).reshape(-1) / np.asarray(want).reshape(-1)
+    return dataclasses.replace(node, inputs=(inp,), lam=lam.astype(node.lam.dtype))
 
 
 @FORWARD.register(n.Add)

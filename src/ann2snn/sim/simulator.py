@@ -14,7 +14,7 @@ import torch
 from ..errors import SimulationError
 from ..ir import Encoding, Graph, ResetMode, SynapticDelay, coerce, facts
 from ..ir import nodes as n
-from . import pooling
+from . import kernels, pooling
 from .encoders import element_keys, poisson_window, ttfs_window
 from .functional import IFParams, IFState, if_init, if_scan, if_step
 from .ops import GraphParams, apply
@@ -140,9 +140,12 @@ class SpikingNetwork(torch.nn.Module):
             if isinstance(node, n.Conv) and node.ndim == 2:
                 y = apply(node, [xs[0].contiguous(memory_format=torch.channels_last)],
                           self.params)
-                # a one-channel input counts as both layouts, and oneDNN then answers
-                # in NCHW: the populations and pools after it are fastest channels-last
-                return y.contiguous(memory_format=torch.channels_last)
+                # a one-channel input counts as both layouts, and oneDNN then answers in
+                # NCHW: the fused kernels after it are fastest channels-last (the torch
+                # code's pooling is not: it keeps what oneDNN gives)
+                if kernels.library() is not None:
+                    y = y.contiguous(memory_format=torch.channels_last)
+                return y
             if isinstance(node, n.AvgPool) and pooling.is_2x2(node):
                 return pooling.avg_pool_2x2(xs[0])
         return apply(node, xs, self.params)
