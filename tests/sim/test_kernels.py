@@ -53,6 +53,15 @@ def test_float_if_scan_equals_torch(lib, kw, static, channels_last, rng):
     assert torch.equal(got[0], ref) and torch.equal(got[1], st_ref.v)
     assert torch.equal(st0.v, v_before)  # the caller's state is not modified
     assert got[0].stride() == ref.stride()  # the same layout as the fallback's
+    # in place (the simulator's loop, which drops the old state): the same results, in
+    # the given membrane where it has the kernel's layout already
+    mine = v_before.clone(memory_format=torch.channels_last if channels_last
+                          else torch.contiguous_format)
+    again = kops.if_scan_f32(lib, cur, mine, p.threshold, p.leak, p.multi_spike,
+                             p.reset is ResetMode.ZERO, p.membrane_readout, k, static,
+                             inplace=True)
+    assert torch.equal(again[0], ref) and torch.equal(again[1], st_ref.v)
+    assert again[1].data_ptr() == mine.data_ptr()
     if not p.membrane_readout:
         assert (ref > 0).any() and (ref == 0).any()
     # counting in the same pass, into counts in the current's layout (the simulator's)

@@ -64,7 +64,7 @@ def if_step(current: torch.Tensor, state: IFState, p: IFParams
 
 
 def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
-            static: bool = False, count: torch.Tensor | None = None
+            static: bool = False, count: torch.Tensor | None = None, inplace: bool = False
             ) -> tuple[torch.Tensor, IFState]:
     """Run ``steps`` IF steps. ``current`` is ``(steps, ...)``, or one tensor reused every
     step when ``static`` (analog input: constant current).
@@ -72,14 +72,15 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
     Returns spikes ``(steps, ...)`` (the membrane after each update for a membrane
     readout) and the new state. Equal to ``steps`` calls of :func:`if_step`. ``count``:
     spike counts to which the window's spikes are added in place (not for a membrane
-    readout). Runs the fused kernel (one pass over the window, counting included) where
-    it applies, else :func:`if_scan_torch`.
+    readout). ``inplace``: the new membrane may be ``state.v`` itself (the caller drops
+    the old state; the simulator's loop). Runs the fused kernel (one pass over the
+    window, counting included) where it applies, else :func:`if_scan_torch`.
     """
     lib = kernels.library() if current.device.type == "cpu" else None
     if lib is not None:
         r = kops.if_scan_f32(lib, current, state.v, p.threshold, p.leak, p.multi_spike,
                              p.reset is ResetMode.ZERO, p.membrane_readout, steps, static,
-                             count)
+                             count, inplace)
         if r is not None:
             return r[0], IFState(r[1])
     return if_scan_torch(current, state, p, steps, static, count)

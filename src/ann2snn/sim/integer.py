@@ -167,14 +167,16 @@ def run_integer(net, x, timesteps: int, encoding: Encoding | str = Encoding.ANAL
 
 
 def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, static: bool,
-                count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                count: torch.Tensor | None = None, inplace: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """``k`` steps of :func:`int_if_step` (spikes (k, ...), new v); equal to it. ``count``:
-    spike counts to add the window's spikes to, in place. The fused kernel (sim/kernels/)
-    where it applies, else tensor operations per step."""
+    spike counts to add the window's spikes to, in place; ``inplace``: the new v may be
+    ``v`` itself. The fused kernel (sim/kernels/) where it applies, else tensor
+    operations per step."""
     lib = kernels.library() if cur.device.type == "cpu" else None
     if lib is not None:
         r = kops.if_scan_i64(lib, cur, v, p.threshold, p.limit, p.multi_spike, p.reset_zero,
-                             p.membrane_readout, k, static, count)
+                             p.membrane_readout, k, static, count, inplace)
         if r is not None:
             return r
     s, v = _int_if_scan_torch(cur, v, p, k, static)
@@ -208,7 +210,7 @@ def _int_if_scan_torch(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: in
 def _scan(cur, v, p: IntIFParams, k: int, static: bool, probe, name: str, t0: int,
           count: torch.Tensor | None = None):
     if probe is None:
-        return int_if_scan(cur, v, p, k, static, count)
+        return int_if_scan(cur, v, p, k, static, count, inplace=True)  # the loop's state
     out, pres, posts = [], [], []
     for i in range(k):
         s, pre, v = int_if_step(cur if static else cur[i], v, p)

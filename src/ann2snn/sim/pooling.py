@@ -76,18 +76,20 @@ def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
 
 def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
                   leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
-                  count: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+                  count: torch.Tensor, state: dict, inplace: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """A float IF population (membrane ``v``, current ``cur``) and the spiking max pool
     ``pool`` that alone reads it, in one fused pass (sim/kernels/): (the pool's output
     spikes, the new membrane); ``count`` (the population's spike counts) and the pool's
-    counts in ``state`` are updated as the two separate steps would. None where the
-    kernel does not apply (then the caller runs the population and the pool apart)."""
+    counts in ``state`` are updated as the two separate steps would; ``inplace``: ``v``
+    may be updated in place. None where the kernel does not apply (then the caller runs
+    the population and the pool apart)."""
     lib = kernels.library() if cur.device.type == "cpu" else None
     if lib is None:
         return None
     key = pool.name + "::count"
     r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
-                         static, count, state.get(key))
+                         static, count, state.get(key), inplace)
     if r is None:
         return None
     state[key] = r[2]

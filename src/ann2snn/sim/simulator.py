@@ -110,12 +110,13 @@ class SpikingNetwork(torch.nn.Module):
                 s, st = scan(node, cur, st, k, static, t0)
                 count += s.sum(0)
                 return s, st
-            return if_scan(cur, st, IFParams.of(node), k, static, count)
+            return if_scan(cur, st, IFParams.of(node), k, static, count, inplace=True)
 
         def if_pool(node, pool, cur, st, state, k, static, count):
             p = IFParams.of(node)
             r = pooling.fused_if_pool(pool, cur, st.v, p.threshold, p.leak, p.multi_spike,
-                                      p.reset is ResetMode.ZERO, k, static, count, state)
+                                      p.reset is ResetMode.ZERO, k, static, count, state,
+                                      inplace=True)
             return None if r is None else (r[0], IFState(r[1]))
 
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,

@@ -41,6 +41,14 @@ def _cpu(*ts: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" for t in ts)
 
 
+def _membrane(v0: torch.Tensor, cl: bool, inplace: bool) -> torch.Tensor:
+    """The membrane the kernel updates: ``v0`` in the kernel's layout, a copy unless
+    ``inplace`` and already so laid out."""
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    v = v0.contiguous(memory_format=fmt)
+    return v.clone(memory_format=fmt) if v.data_ptr() == v0.data_ptr() and not inplace else v
+
+
 def _count_ptr(count: torch.Tensor | None, like: torch.Tensor, cl: bool) -> int | None:
     """The kernel's pointer to the counts ``count`` (in place), where it is stored as the
     kernel writes (``like``'s dtype, shape and storage order); None: no counts, or
@@ -60,19 +68,18 @@ def _add_counts(count: torch.Tensor | None, ptr: int | None, out: torch.Tensor) 
 
 def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
                 multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
-                static: bool, count: torch.Tensor | None = None
+                static: bool, count: torch.Tensor | None = None, inplace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``steps`` float IF steps in one pass: (spikes (steps, ...), new membrane). ``count``
     (the population's shape): the spike counts, the window's spikes added in place (in
-    the same pass where its layout is the current's)."""
+    the same pass where its layout is the current's). ``inplace``: the new membrane may
+    be ``v0`` itself (the caller drops the old state), else ``v0`` is left as it was."""
     shape = tuple(v0.shape)
     if not _cpu(current, v0) or current.dtype != torch.float32 or v0.dtype != torch.float32 \
             or tuple(current.shape) != (shape if static else (steps, *shape)):
         return None
     cl = channels_last(current if static else current[0])
-    v = v0.contiguous(memory_format=torch.channels_last) if cl else v0.contiguous()
-    if v.data_ptr() == v0.data_ptr():
-        v = v.clone(memory_format=torch.channels_last if cl else torch.contiguous_format)
+    v = _membrane(v0, cl, inplace)
     out = empty_steps(steps, v, cl)
     cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
@@ -87,10 +94,10 @@ def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, 
 
 def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
                 limit: int, multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
-                static: bool, count: torch.Tensor | None = None
+                static: bool, count: torch.Tensor | None = None, inplace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``steps`` integer IF steps in one pass: (spikes (steps, ...) int64, new membrane);
-    ``count`` as for :func:`if_scan_f32`."""
+    ``count`` and ``inplace`` as for :func:`if_scan_f32`."""
     shape = tuple(v0.shape)
     if not _cpu(current, v0, threshold) or current.dtype != torch.int64 \
             or v0.dtype != torch.int64 \
@@ -103,7 +110,7 @@ def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.T
         except RuntimeError:
             return None
     th = th.contiguous().to(torch.int64)
-    v = v0.contiguous().clone()
+    v = _membrane(v0, False, inplace)
     cur = current.contiguous()
     out = torch.empty((steps, *shape), dtype=torch.int64)
     cnt = None if membrane else _count_ptr(count, v, False)
@@ -156,13 +163,14 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
 
 def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
                 leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
-                count: torch.Tensor, gate_counts: torch.Tensor | None
+                count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """A float IF population and the spiking max pool ``node`` that alone reads it, in one
     pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
     membrane, the pool's counts). ``count`` (the population's spike counts) is updated in
-    place; ``gate_counts`` (the pool's; None: zeros) is updated in place. Same spikes as
-    :func:`if_scan_f32` followed by :func:`maxpool_gate`."""
+    place; ``gate_counts`` (the pool's; None: zeros) is updated in place; ``inplace`` as
+    for :func:`if_scan_f32`. Same spikes as :func:`if_scan_f32` followed by
+    :func:`maxpool_gate`."""
     ref = current if static else current[0] if current.dim() == 5 else None
     if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
             or current.dtype != torch.float32 or v0.dtype != torch.float32 \
@@ -179,9 +187,7 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     g = torch.zeros_like(ref) if gate_counts is None else gate_counts
     if _count_ptr(g, ref, True) is None:
         return None
-    v = v0.contiguous(memory_format=torch.channels_last)
-    if v.data_ptr() == v0.data_ptr():
-        v = v.clone(memory_format=torch.channels_last)
+    v = _membrane(v0, True, inplace)
     out = empty_steps(steps, torch.empty((b, c, h // kh, w // kw)), True)
     mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     lib.if_pool_f32(_ptr(storage(current, True)), int(static), _ptr(v), cnt_ptr, _ptr(g),
