@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from ann2snn.analysis.counts import _windows_covering
 from ann2snn.errors import SimulationError
 from ann2snn.ir import ResetMode
 from ann2snn.ir import nodes as n
@@ -211,6 +212,42 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         assert torch.equal(count, count_ref) and (ref > 0).any() and (ref == 0).any()
         oh, ow = spatial[0] // kernel[0] * kernel[0], spatial[1] // kernel[1] * kernel[1]
         assert torch.equal(gate[..., :oh, :ow], state["p::count"][..., :oh, :ow])
+
+
+@pytest.mark.parametrize("spatial", [(8, 6), (7, 9)])
+@pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO, v0=0.5),
+                                dict(multi_spike=3, threshold=0.4)])
+@pytest.mark.parametrize("static", [True, False])
+def test_if_avgpool_equals_the_scan_then_the_pool(lib, spatial, kw, static, rng):
+    """The fused population + 2×2 average pool: the pool's output, the membrane, the
+    population's counts and the pool's SOPs per step equal the scan, then the
+    simulator's 2×2 pooling and SOP count, over two windows."""
+    p = IFParams(**kw)
+    node = n.AvgPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0))
+    k, b, c = 6, 3, 5
+    cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
+    cur = cur.contiguous(memory_format=torch.channels_last).view(2 * k, b, c, *spatial)
+    oh, ow = spatial[0] // 2, spatial[1] // 2
+    fan = torch.as_tensor(_windows_covering(node, (c, *spatial), (c, oh, ow)),
+                          dtype=torch.float32).reshape(-1)
+    st = st_ref = if_init((b, c, *spatial), p)
+    count, count_ref = torch.zeros_like(cur[0]), torch.zeros_like(cur[0])
+    for w in range(2):
+        x = cur[0] if static else cur[w * k:(w + 1) * k]
+        s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
+        flat = s_ref.reshape(k * b, c, *spatial)
+        ref = pooling.avg_pool_2x2(flat).view(k, b, c, oh, ow)
+        ref_sops = sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
+                                         p.multi_spike > 1)
+        got = kops.if_avgpool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
+                                  p.reset is ResetMode.ZERO, k, static, count, fan,
+                                  p.multi_spike > 1)
+        assert got is not None
+        out, v, got_sops = got
+        st = IFState(v)
+        assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
+        assert torch.equal(count, count_ref) and torch.equal(got_sops, ref_sops)
+        assert (ref > 0).any() and (ref == 0).any() and ref_sops.sum() > 0
 
 
 def test_if_pool_declines_planar_currents_and_overlapping_pools(lib):

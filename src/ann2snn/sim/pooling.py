@@ -97,6 +97,21 @@ def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, th
     return r[0], r[1]
 
 
+def fused_if_avgpool(pool: n.AvgPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
+                     leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
+                     count: torch.Tensor, fan: torch.Tensor | None, counted: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    """A float IF population and the 2×2 average pool ``pool`` that alone reads it, in one
+    fused pass (sim/kernels/): (the pool's output, the new membrane, updated in place, the
+    pool's synaptic operations per step, or None without ``fan``); ``count`` is updated as
+    the population's scan would. None where the kernel does not apply."""
+    lib = kernels.library() if cur.device.type == "cpu" else None
+    if lib is None:
+        return None
+    return kops.if_avgpool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero,
+                               k, static, count, fan, counted, inplace=True)
+
+
 def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict
                           ) -> torch.Tensor:
     """:func:`spiking_maxpool` in pure torch: counts per step, then one max over a packed

@@ -112,12 +112,15 @@ class SpikingNetwork(torch.nn.Module):
                 return s, st
             return if_scan(cur, st, IFParams.of(node), k, static, count, inplace=True)
 
-        def if_pool(node, pool, cur, st, state, k, static, count):
+        def if_pool(node, pool, cur, st, state, k, static, count, fan, counted):
             p = IFParams.of(node)
-            r = pooling.fused_if_pool(pool, cur, st.v, p.threshold, p.leak, p.multi_spike,
-                                      p.reset is ResetMode.ZERO, k, static, count, state,
-                                      inplace=True)
-            return None if r is None else (r[0], IFState(r[1]))
+            args = (pool, cur, st.v, p.threshold, p.leak, p.multi_spike,
+                    p.reset is ResetMode.ZERO, k, static, count)
+            if isinstance(pool, n.AvgPool):
+                r = pooling.fused_if_avgpool(*args, fan, counted)
+                return None if r is None else (r[0], IFState(r[1]), r[2])
+            r = pooling.fused_if_pool(*args, state, inplace=True)
+            return None if r is None else (r[0], IFState(r[1]), None)
 
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
                         self._fanout_of, scan_counting, if_pool)

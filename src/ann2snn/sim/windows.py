@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..ir import Graph, facts
+from ..ir import nodes as n
 from .sops import sop_counts
 
 #: Called per window: (node name, kind, tensor (K, B, ...), first step index).
@@ -68,9 +69,11 @@ class WindowOps:
     #: adds the window's spikes in place (the fused kernels, in the same pass). None: the
     #: loop sums the spikes itself
     if_scan_counting: Callable | None = None
-    #: (IF node, its only reader: a spiking max pool, current, IF state, the loop's state
-    #: dict (the pool's counts), k, static, count) -> (the pool's output spikes, IF state)
-    #: in one fused pass, or None where it does not apply; None: never fused
+    #: (IF node, its only reader: a spiking max pool or an average pool, current, IF
+    #: state, the loop's state dict (a max pool's counts), k, static, count, the reader's
+    #: fan-out or None (no SOP counts), counted: burst spikes) -> (the reader's output,
+    #: IF state, the reader's SOPs per step (k,) or None) in one fused pass, or None where
+    #: it does not apply; None: never fused
     if_pool: Callable | None = None
 
 
@@ -145,8 +148,9 @@ def delay_depth(graph: Graph, delay: int, spike_input: bool) -> int:
 
 
 def fusable_pools(graph: Graph) -> dict[str, object]:
-    """IF populations whose spikes only a spiking max pool reads: {population: pool}.
-    Not the output, not a membrane readout (the caller adds: no probe, no delay)."""
+    """IF populations whose spikes only a spiking max pool or an average pool reads:
+    {population: pool}. Not the output, not a membrane readout (the caller adds: no
+    probe, no delay; the fused kernel may still decline a pool it does not cover)."""
     readers: dict[str, list] = {}
     for x in graph:
         for i in x.inputs:
@@ -155,7 +159,7 @@ def fusable_pools(graph: Graph) -> dict[str, object]:
     for x in graph:
         r = readers.get(x.name, [])
         if x.population and not x.membrane_readout and x.name != graph.output \
-                and len(r) == 1 and r[0].stateful and not r[0].population \
+                and len(r) == 1 and isinstance(r[0], (n.SpikingMaxPool, n.AvgPool)) \
                 and r[0].inputs == (x.name,):
             out[x.name] = r[0]
     return out
@@ -169,12 +173,14 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     Static tensors (functions of an analog input only) are computed once. ``binary``:
     the nodes whose outputs are 0/1 spikes; None skips the synaptic-operation counts.
     Dispatch is by node trait: the input (a node without inputs), neuron populations
-    (scanned), other stateful nodes on spikes (spiking max pooling), and every other
-    node through ``ops.apply``; the events into synaptic nodes are counted. ``delay``:
-    the synaptic delay in steps (0 or 1, :func:`delayed`); the readout and the probes see
-    the spikes when they are emitted. ``labels`` (B,): instead of the (T, B) predictions,
-    keep per step the number of samples predicted right and the last prediction, so
-    that nothing of the batch grows with T beyond the window (docs/scale-out.md).
+    (scanned; with ``ops.if_pool``, a population that only a pool reads is run fused
+    with it, :func:`fusable_pools`), other stateful nodes on spikes (spiking max
+    pooling), and every other node through ``ops.apply``; the events into synaptic
+    nodes are counted. ``delay``: the synaptic delay in steps (0 or 1, :func:`delayed`);
+    the readout and the probes see the spikes when they are emitted. ``labels`` (B,):
+    instead of the (T, B) predictions, keep per step the number of samples predicted
+    right and the last prediction, so that nothing of the batch grows with T beyond the
+    window (docs/scale-out.md).
     """
     state: dict[str, object] = {}
     counts: dict[str, torch.Tensor] = {}
@@ -190,8 +196,8 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     correct = None if labels is None else torch.zeros(timesteps, dtype=torch.int64)
     out_node = graph[graph.output]
     burst = facts.burst_nodes(graph) if binary is not None else set()  # spikes: x·fan-out
-    fuse = fusable_pools(graph) if (ops.if_pool is not None and probe is None
-                                    and not delay) else {}
+    fuse = fusable_pools(graph) if (ops.if_pool is not None and ops.if_scan_counting
+                                    is not None and probe is None and not delay) else {}
     pooled: dict[str, torch.Tensor] = {}  # a fused pool's output, until its turn
     for t0 in range(0, timesteps, window):
         k = min(window, timesteps - t0)
@@ -223,11 +229,18 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 if not node.membrane_readout and name not in counts and \
                         ops.if_scan_counting is not None:  # in place: no new block per window
                     counts[name] = torch.zeros_like(cur if st else cur[0])
-                if name in fuse:  # the population and its max pool in one pass
-                    r = ops.if_pool(node, fuse[name], cur, state[name], state, k, st,
-                                    counts[name])
+                if name in fuse:  # the population and its pool in one pass
+                    rd = fuse[name]
+                    fan = ops.fanout(rd, cur.shape[1 if st else 2:]) \
+                        if binary is not None and rd.synaptic else None
+                    r = ops.if_pool(node, rd, cur, state[name], state, k, st, counts[name],
+                                    fan, name in burst)
                     if r is not None:
-                        pooled[fuse[name].name], state[name] = r
+                        pooled[rd.name], state[name], r_sops = r
+                        if r_sops is not None:
+                            if rd.name not in sops:
+                                sops[rd.name] = r_sops.new_zeros(timesteps)
+                            sops[rd.name][t0:t0 + k] = r_sops
                         vals[name] = (None, False)  # its spikes are read by nobody else
                         continue
                 if node.membrane_readout:

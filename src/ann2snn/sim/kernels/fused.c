@@ -336,13 +336,13 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
     float *best = sp + kh * row, *spike = best + span;
     for (int64_t t = 0; t < k; ++t) {
       const float *c = (is_static ? cur : cur + t * nb * plane) + bi * plane;
-      float *vb = v + bi * plane, *nb_ = cnt + bi * plane, *gb = gcnt + bi * plane;
+      float *vb = v + bi * plane, *cb = cnt + bi * plane, *gb = gcnt + bi * plane;
       for (int64_t y = 0; y < oh; ++y) {
         for (int64_t dy = 0; dy < kh; ++dy) {
           const int64_t off = (y * kh + dy) * row;
           float *restrict srow = sp + dy * row;
           float *restrict g = gb + off;
-          step(c + off, vb + off, srow, nb_ + off, row, thr, leaky, keep, smax);
+          step(c + off, vb + off, srow, cb + off, row, thr, leaky, keep, smax);
 #pragma omp simd
           for (int64_t i = 0; i < span; ++i) g[i] = g[i] + srow[i];
         }
@@ -350,7 +350,57 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
                      out + (t * nb + bi) * oh * ow * nc + y * ow * nc);
       }
       for (int64_t iy = oh * kh; iy < h; ++iy)  /* below the last window */
-        step(c + iy * row, vb + iy * row, sp, nb_ + iy * row, row, thr, leaky, keep, smax);
+        step(c + iy * row, vb + iy * row, sp, cb + iy * row, row, thr, leaky, keep, smax);
+    }
+    free(sp);
+  }
+}
+
+/* A float IF population and the 2x2, stride-2 average pool that is its only reader, in
+ * one pass, as if_pool_f32: out = (((s00 + s01) + s10) + s11) * 0.25, the order of the
+ * simulator's 2x2 pooling (sim/pooling.py), and, where sops is not NULL, the pool's
+ * synaptic operations per step added to sops (k): the sum over the population's spikes
+ * of [s != 0]·fan (counted: s·fan), fan in the population's (H, W, C) storage order, in
+ * double as sop_rows_f32. Channels-last storage; out (k, B, OH, OW, C). */
+void if_avgpool_f32(const float *cur, int is_static, float *v, float *cnt, float *out,
+                    const float *fan, double *sops, int counted, int64_t nb, int64_t h,
+                    int64_t w, int64_t nc, int64_t k, float thr, int leaky, float keep,
+                    float smax, int mode, int nthreads) {
+  static const if_step_fn fns[4] = {if_step_0, if_step_1, if_step_2, if_step_3};
+  const if_step_fn step = fns[mode < 0 || mode > 3 ? 0 : mode];
+  const int64_t oh = h / 2, ow = w / 2, row = w * nc, plane = h * row, orow = ow * nc;
+  int nt = (int)imax(1, imin(nthreads, nb));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t bi = 0; bi < nb; ++bi) {
+    float *sp = malloc(sizeof(float) * (size_t)(2 * row));
+    for (int64_t t = 0; t < k; ++t) {
+      const float *c = (is_static ? cur : cur + t * nb * plane) + bi * plane;
+      float *vb = v + bi * plane, *cb = cnt + bi * plane;
+      double acc = 0.0;
+      for (int64_t iy = 0; iy < h; ++iy) {
+        const int64_t off = iy * row;
+        float *restrict srow = sp + (iy & 1) * row;
+        step(c + off, vb + off, srow, cb + off, row, thr, leaky, keep, smax);
+        if (sops != NULL) {
+          const float *restrict f = fan + off;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = 0; i < row; ++i)
+            acc += srow[i] != 0 ? (counted ? (double)srow[i] * f[i] : (double)f[i]) : 0.0;
+        }
+        if ((iy & 1) && iy / 2 < oh) {
+          const float *restrict a = sp, *restrict b = sp + row;
+          float *restrict o = out + (t * nb + bi) * oh * orow + (iy / 2) * orow;
+          for (int64_t x = 0; x < ow; ++x)
+            for (int64_t ch = 0; ch < nc; ++ch) {
+              const int64_t i0 = 2 * x * nc + ch, i1 = i0 + nc;
+              o[x * nc + ch] = (((a[i0] + a[i1]) + b[i0]) + b[i1]) * 0.25f;
+            }
+        }
+      }
+      if (sops != NULL) {
+#pragma omp atomic
+        sops[t] += acc;
+      }
     }
     free(sp);
   }

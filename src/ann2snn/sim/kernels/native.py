@@ -40,6 +40,8 @@ SIGNATURES = {
                     _INT],
     "if_pool_f32": [_P, _INT, _P, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64,
                     _F32, _INT, _F32, _F32, _INT, _INT],
+    "if_avgpool_f32": [_P, _INT, _P, _P, _P, _P, _P, _INT, _I64, _I64, _I64, _I64, _I64,
+                       _F32, _INT, _F32, _F32, _INT, _INT],
     "maxpool_gate_f32": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "maxpool_gate_i64": [_P, _P, _P, _P, _P, _P, _P, _I64, _I64, _INT],
     "sop_rows_f32": [_P, _I64, _I64, _P, _P, _INT],

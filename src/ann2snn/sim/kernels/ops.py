@@ -190,11 +190,50 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     v = _membrane(v0, True, inplace)
     out = empty_steps(steps, torch.empty((b, c, h // kh, w // kw)), True)
     mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
-    lib.if_pool_f32(_ptr(storage(current, True)), int(static), _ptr(v), cnt_ptr, _ptr(g),
-                    _ptr(storage(out, True)), b, h, w, c, kh, kw, steps, float(threshold),
+    cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
+    lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(g),
+                    _ptr(os_), b, h, w, c, kh, kw, steps, float(threshold),
                     int(bool(leak)), float(1.0 - leak), float(multi_spike), mode,
                     torch.get_num_threads())
     return out, v, g
+
+
+def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
+                   leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
+                   count: torch.Tensor, fan: torch.Tensor | None, counted: bool,
+                   inplace: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    """A float IF population and the 2×2 average pool ``node`` (stride 2, no padding,
+    floor mode) that alone reads it, in one pass (channels-last only): (the pool's output
+    (steps, B, C, OH, OW), the new membrane, the pool's synaptic operations per step
+    (steps,) float32 as :func:`sop_counts` gives them, or None without ``fan``). ``fan``:
+    the pool's fan-out per input element in logical (C, H, W) order; ``counted``: burst
+    spikes (s·fan). ``count`` and ``inplace`` as for :func:`if_scan_f32`. The same output
+    as :func:`if_scan_f32` followed by the simulator's 2×2 average pooling."""
+    from ..pooling import is_2x2
+
+    ref = current if static else current[0] if current.dim() == 5 else None
+    if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
+            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+            or not is_2x2(node) or not channels_last(ref) or tuple(v0.shape) != tuple(ref.shape) \
+            or (not static and len(current) != steps):
+        return None
+    b, c, h, w = ref.shape
+    cnt_ptr = _count_ptr(count, ref, True)
+    if cnt_ptr is None or (fan is not None and (fan.dtype != torch.float32
+                                                or fan.numel() != c * h * w)):
+        return None
+    v = _membrane(v0, True, inplace)
+    out = empty_steps(steps, torch.empty((b, c, h // 2, w // 2)), True)
+    f = None if fan is None else fan.view(c, h, w).permute(1, 2, 0).contiguous()
+    res = None if fan is None else torch.zeros(steps, dtype=torch.float64)
+    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
+    lib.if_avgpool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(os_),
+                       None if f is None else _ptr(f), None if res is None else _ptr(res),
+                       int(counted), b, h, w, c, steps, float(threshold), int(bool(leak)),
+                       float(1.0 - leak), float(multi_spike), mode, torch.get_num_threads())
+    return out, v, None if res is None else res.to(torch.float32)
 
 
 def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
