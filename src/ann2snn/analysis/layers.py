@@ -43,6 +43,11 @@ COMPONENTS = ("total", "clipping", "quantization", "remainder")
 ACT_BINS = np.linspace(0.0, 2.0, 101)  #: normalized-activation histogram bins (λ at 1.0)
 
 
+#: Values per chunk of :meth:`LayerAccumulator.update` (a few float64 arrays of this
+#: size stay in a core's cache).
+_CHUNK = 1 << 14
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """Σ a·b without BLAS (a multi-threaded BLAS dot is 1000x slower on a busy machine)."""
     return float(np.einsum("i,i->", a, b))
@@ -140,18 +145,23 @@ class LayerAccumulator:
         a = np.asarray(ann, np.float64).reshape(b, -1)
         self.pairs += a.size
         af, rf = a.ravel(), r.ravel()
-        self.sums += [af.sum(), rf.sum(), _dot(af, af), _dot(rf, rf), _dot(af, rf)]
+        k = min(af.size, math.ceil(self.scatter_cap * b / self.num_samples))
+        if k:
+            rng = self.rng if start is None else np.random.default_rng([self.seed, start])
+            pick = rng.integers(0, af.size, k)
+            self.points.append(np.stack([af[pick], rf[pick]], 1).astype(np.float32))
         pos = af[af > 0]
         # equal bins by count and range: numpy's linear binning (exact at the edges),
         # where an edges array sorts the values first (3x the cost of the rest)
         self.act_hist += np.histogram(pos, len(ACT_BINS) - 1,
                                       (ACT_BINS[0], ACT_BINS[-1]))[0]
         self.act_over += int((pos >= ACT_BINS[-1]).sum())
-        k = min(af.size, math.ceil(self.scatter_cap * b / self.num_samples))
-        if k:
-            rng = self.rng if start is None else np.random.default_rng([self.seed, start])
-            pick = rng.integers(0, af.size, k)
-            self.points.append(np.stack([af[pick], rf[pick]], 1).astype(np.float32))
+        # a chunk at a time: the twenty-odd passes below then read the cache, not memory
+        for lo in range(0, af.size, _CHUNK):
+            self._update_chunk(af[lo:lo + _CHUNK], rf[lo:lo + _CHUNK], t)
+
+    def _update_chunk(self, af: np.ndarray, rf: np.ndarray, t: int) -> None:
+        self.sums += [af.sum(), rf.sum(), _dot(af, af), _dot(rf, rf), _dot(af, rf)]
         e = rf - af
         self._add("total", e)
         if self.membrane:
@@ -160,9 +170,9 @@ class LayerAccumulator:
         self.zsums += [z.sum(), _dot(z, z), _dot(z, rf)]
         self.clipped += int((af > self.upper).sum())
         r_star = ideal_counts(z, t, self.params) / t
-        self._add("clipping", z - af)
-        self._add("quantization", r_star - z)
-        self._add("remainder", rf - r_star)
+        self._add("clipping", np.subtract(z, af, out=e))
+        self._add("quantization", np.subtract(r_star, z, out=e))
+        self._add("remainder", np.subtract(rf, r_star, out=e))
 
     def _add(self, comp: str, e: np.ndarray) -> None:
         self.err[comp] += [e.sum(), np.abs(e).sum(), _dot(e, e)]
