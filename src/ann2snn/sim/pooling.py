@@ -15,13 +15,7 @@ import torch.nn.functional as F
 from ..ir import nodes as n
 from . import kernels
 from .kernels import ops as kops
-
-
-def is_2x2(node) -> bool:
-    """2×2 pooling with stride 2, no padding, floor mode (the common case)."""
-    return (tuple(node.kernel) == (2, 2) and tuple(node.stride) == (2, 2)
-            and not any(node.padding) and not node.ceil_mode
-            and all(d == 1 for d in getattr(node, "dilation", (1, 1))))
+from .kernels.ops import is_2x2
 
 
 def sum4(q: list[torch.Tensor]) -> torch.Tensor:

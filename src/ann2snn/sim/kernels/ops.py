@@ -122,6 +122,13 @@ def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.T
     return out, v
 
 
+def is_2x2(node) -> bool:
+    """2×2 pooling with stride 2, no padding, floor mode (the common case)."""
+    return (tuple(node.kernel) == (2, 2) and tuple(node.stride) == (2, 2)
+            and not any(node.padding) and not node.ceil_mode
+            and all(d == 1 for d in getattr(node, "dilation", (1, 1))))
+
+
 def tiles(node) -> bool:
     """Non-overlapping pooling windows that tile the input: kernel == stride, no padding,
     no dilation (ceil mode then only matters for a partial window, which is refused
@@ -210,8 +217,6 @@ def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold
     the pool's fan-out per input element in logical (C, H, W) order; ``counted``: burst
     spikes (s·fan). ``count`` and ``inplace`` as for :func:`if_scan_f32`. The same output
     as :func:`if_scan_f32` followed by the simulator's 2×2 average pooling."""
-    from ..pooling import is_2x2
-
     ref = current if static else current[0] if current.dim() == 5 else None
     if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
             or current.dtype != torch.float32 or v0.dtype != torch.float32 \
