@@ -66,6 +66,27 @@ def _add_counts(count: torch.Tensor | None, ptr: int | None, out: torch.Tensor) 
         count += out.sum(0)
 
 
+def _mode(multi_spike: int, reset_zero: bool) -> int:
+    """The IF kernels' spiking mode (fused.c): binary or burst, reset by subtraction or
+    to zero."""
+    return (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+
+
+def _fused_current(current: torch.Tensor, v0: torch.Tensor, count: torch.Tensor,
+                   steps: int, static: bool) -> tuple[torch.Tensor, int] | None:
+    """For the population + pool kernels: (one step of the current, the counts' pointer)
+    where the current is a channels-last float32 CPU tensor (B, C, H, W) per step, the
+    membrane matches and the counts are stored as the kernel writes; else None."""
+    ref = current if static else current[0] if current.dim() == 5 else None
+    if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
+            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+            or not channels_last(ref) or tuple(v0.shape) != tuple(ref.shape) \
+            or (not static and len(current) != steps):
+        return None
+    ptr = _count_ptr(count, ref, True)
+    return None if ptr is None else (ref, ptr)
+
+
 def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
                 multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
                 static: bool, count: torch.Tensor | None = None, inplace: bool = False
@@ -82,7 +103,7 @@ def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, 
     v = _membrane(v0, cl, inplace)
     out = empty_steps(steps, v, cl)
     cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
-    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = 4 if membrane else _mode(multi_spike, reset_zero)
     cnt = None if membrane else _count_ptr(count, v, cl)
     lib.if_scan_f32(_ptr(cur), int(static), _ptr(vs), _ptr(os_), cnt, v.numel(), steps,
                     float(threshold), int(bool(leak)), float(1.0 - leak), float(multi_spike),
@@ -178,25 +199,21 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     place; ``gate_counts`` (the pool's; None: zeros) is updated in place; ``inplace`` as
     for :func:`if_scan_f32`. Same spikes as :func:`if_scan_f32` followed by
     :func:`maxpool_gate`."""
-    ref = current if static else current[0] if current.dim() == 5 else None
-    if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
-            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
-            or len(node.kernel) != 2 or not tiles(node) or not channels_last(ref) \
-            or tuple(v0.shape) != tuple(ref.shape) or (not static and len(current) != steps):
+    got = _fused_current(current, v0, count, steps, static) \
+        if len(node.kernel) == 2 and tiles(node) else None
+    if got is None:
         return None
+    ref, cnt_ptr = got
     b, c, h, w = ref.shape
     kh, kw = node.kernel
     if (h % kh or w % kw) and node.ceil_mode:
         return None  # a partial window at the edge
-    cnt_ptr = _count_ptr(count, ref, True)
-    if cnt_ptr is None:
-        return None
     g = torch.zeros_like(ref) if gate_counts is None else gate_counts
     if _count_ptr(g, ref, True) is None:
         return None
     v = _membrane(v0, True, inplace)
     out = empty_steps(steps, torch.empty((b, c, h // kh, w // kw)), True)
-    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = _mode(multi_spike, reset_zero)
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(g),
                     _ptr(os_), b, h, w, c, kh, kw, steps, float(threshold),
@@ -217,22 +234,18 @@ def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold
     the pool's fan-out per input element in logical (C, H, W) order; ``counted``: burst
     spikes (s·fan). ``count`` and ``inplace`` as for :func:`if_scan_f32`. The same output
     as :func:`if_scan_f32` followed by the simulator's 2×2 average pooling."""
-    ref = current if static else current[0] if current.dim() == 5 else None
-    if ref is None or ref.dim() != 4 or not _cpu(current, v0, count) \
-            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
-            or not is_2x2(node) or not channels_last(ref) or tuple(v0.shape) != tuple(ref.shape) \
-            or (not static and len(current) != steps):
+    got = _fused_current(current, v0, count, steps, static) if is_2x2(node) else None
+    if got is None:
         return None
+    ref, cnt_ptr = got
     b, c, h, w = ref.shape
-    cnt_ptr = _count_ptr(count, ref, True)
-    if cnt_ptr is None or (fan is not None and (fan.dtype != torch.float32
-                                                or fan.numel() != c * h * w)):
+    if fan is not None and (fan.dtype != torch.float32 or fan.numel() != c * h * w):
         return None
     v = _membrane(v0, True, inplace)
     out = empty_steps(steps, torch.empty((b, c, h // 2, w // 2)), True)
     f = None if fan is None else fan.view(c, h, w).permute(1, 2, 0).contiguous()
     res = None if fan is None else torch.zeros(steps, dtype=torch.float64)
-    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = _mode(multi_spike, reset_zero)
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_avgpool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(os_),
                        None if f is None else _ptr(f), None if res is None else _ptr(res),
