@@ -295,6 +295,27 @@ def test_sop_counts_equal_torch(lib, shape, channels_last, dtype, rng):
     assert got is not None and torch.equal(got, ref) and ref.sum() > 0
 
 
+@pytest.mark.parametrize("fan_max", [50, 1 << 20])  # row sums below 2^24 (float) or not
+@pytest.mark.parametrize("counted", [False, True])
+def test_sop_counts_exact_over_lane_blocks(lib, fan_max, counted, rng):
+    """Rows of several 32-lane blocks and a tail, every row checked (the first one too: a
+    select in the lane loop once read stale registers there), in float where the sums
+    allow it and in double where they do not."""
+    shape = (4 * 3, 1001)
+    x = torch.as_tensor(rng.integers(1, 4, shape) * (rng.random(shape) < 0.3),
+                        dtype=torch.float32)
+    fan = torch.as_tensor(rng.integers(0, fan_max, shape[1]), dtype=torch.float32)
+    assert (float(fan.double().sum()) < kops.SMALL_SOPS) == (fan_max == 50)
+    res = torch.empty(len(x), dtype=torch.float64)
+    fn = lib.sop_counted_f32 if counted else \
+        lib.sop_small_f32 if fan_max == 50 else lib.sop_rows_f32
+    fn(x.data_ptr(), len(x), shape[1], fan.data_ptr(), res.data_ptr(), 2)
+    ev = x.double() if counted else (x != 0).double()
+    assert torch.equal(res, ev @ fan.double())
+    got = kops.sop_counts(lib, x, fan, 4, counted)
+    assert torch.equal(got, (ev @ fan.double()).view(4, 3).sum(1).float())
+
+
 def test_env_torch_forces_the_fallback_and_native_requires_the_build(monkeypatch):
     monkeypatch.setenv(kernels.ENV, "torch")
     assert kernels.library() is None and kernels.active() == "torch"

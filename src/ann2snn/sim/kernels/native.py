@@ -50,6 +50,7 @@ SIGNATURES = {
     "sop_counted_f32": [_P, _I64, _I64, _P, _P, _INT],
     "sop_counted_f64": [_P, _I64, _I64, _P, _P, _INT],
     "sop_counted_i64": [_P, _I64, _I64, _P, _P, _INT],
+    "sop_small_f32": [_P, _I64, _I64, _P, _P, _INT],
 }
 
 

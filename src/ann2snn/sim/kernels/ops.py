@@ -9,6 +9,7 @@ import math
 import torch
 
 _CL = {4: (0, 2, 3, 1), 5: (0, 1, 3, 4, 2)}  # channels to the end: storage order
+SMALL_SOPS = float(1 << 24)  #: float32 holds every integer below this exactly
 
 
 def _ptr(t: torch.Tensor) -> int:
@@ -271,5 +272,7 @@ def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = 
            torch.int64: lib.sop_counted_i64} if counted else
           {torch.float32: lib.sop_rows_f32, torch.float64: lib.sop_rows_f64,
            torch.int64: lib.sop_rows_i64})[x.dtype]
+    if not counted and x.dtype == torch.float32 and float(f.double().sum()) < SMALL_SOPS:
+        fn = lib.sop_small_f32  # every row's sum is an integer below 2^24: exact in float
     fn(_ptr(xs), len(x), xs.shape[1], _ptr(f), _ptr(res), torch.get_num_threads())
     return res.view(k, -1).sum(1).to(torch.float32)
