@@ -199,16 +199,24 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
     count = torch.zeros_like(cur[0])
     count_ref = torch.zeros_like(cur[0])
     gate, state = None, {}
+    oshape = (c, spatial[0] // kernel[0], spatial[1] // kernel[1])
+    fan = torch.as_tensor(rng.integers(0, 40, int(np.prod(oshape))), dtype=torch.float32)
     for w in range(2):  # two windows: the counts and membranes carry
         x = cur[0] if static else cur[w * k:(w + 1) * k]
         s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
         ref = pooling.spiking_maxpool_torch(node, s_ref, state)
+        # the reader's SOPs, counted from the pooled spikes in the same pass
         got = kops.if_pool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                               p.reset is ResetMode.ZERO, k, static, count, gate)
+                               p.reset is ResetMode.ZERO, k, static, count, gate,
+                               reader_fan=fan, counted=p.multi_spike > 1)
         assert got is not None
-        out, v, gate = got
+        out, v, gate, r_sops = got
         st = IFState(v)
         assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
+        flat = ref.reshape(k * b, *oshape)
+        assert torch.equal(r_sops, sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
+                                                         p.multi_spike > 1))
+        assert r_sops.sum() > 0
         assert torch.equal(count, count_ref) and (ref > 0).any() and (ref == 0).any()
         oh, ow = spatial[0] // kernel[0] * kernel[0], spatial[1] // kernel[1] * kernel[1]
         assert torch.equal(gate[..., :oh, :ow], state["p::count"][..., :oh, :ow])
@@ -362,7 +370,11 @@ def test_build_goes_to_the_cache_dir_and_is_reused(monkeypatch, tmp_path):
 
 
 def test_network_simulation_is_identical_both_ways(digits_snn, digits, monkeypatch):
-    """A trained CNN (convolutions, pooling, dense): same predictions, counts and SOPs."""
+    """A trained CNN (convolutions, pooling, dense): same predictions, counts and SOPs;
+    its max pool runs fused with its population and counts its convolution's SOPs."""
+    from ann2snn.sim.windows import fusable_pools, pool_readers
+
+    assert pool_readers(digits_snn.graph, fusable_pools(digits_snn.graph))
     _, test = digits
     x = test.x[:40]
     outs = {}

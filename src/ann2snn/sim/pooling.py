@@ -70,25 +70,27 @@ def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
 
 def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
                   leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
-                  count: torch.Tensor, state: dict, inplace: bool = False
-                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+                  count: torch.Tensor, state: dict, inplace: bool = False,
+                  reader_fan: torch.Tensor | None = None, counted: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """A float IF population (membrane ``v``, current ``cur``) and the spiking max pool
     ``pool`` that alone reads it, in one fused pass (sim/kernels/): (the pool's output
-    spikes, the new membrane); ``count`` (the population's spike counts) and the pool's
-    counts in ``state`` are updated as the two separate steps would; ``inplace``: ``v``
-    may be updated in place. None where the kernel does not apply (then the caller runs
-    the population and the pool apart)."""
+    spikes, the new membrane, the SOPs per step of the pool's reader, whose fan-out is
+    ``reader_fan``, or None without it); ``count`` (the population's spike counts) and
+    the pool's counts in ``state`` are updated as the two separate steps would;
+    ``inplace``: ``v`` may be updated in place. None where the kernel does not apply (then
+    the caller runs the population and the pool apart)."""
     lib = kernels.library() if cur.device.type == "cpu" else None
     if lib is None:
         return None
     key = pool.name + "::count"
     r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
-                         static, count, state.get(key), inplace)
+                         static, count, state.get(key), inplace, reader_fan, counted)
     if r is None:
         return None
     state[key] = r[2]
     state[key + "::steps"] = state.get(key + "::steps", 0) + k
-    return r[0], r[1]
+    return r[0], r[1], r[3]
 
 
 def fused_if_avgpool(pool: n.AvgPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,

@@ -119,8 +119,8 @@ class SpikingNetwork(torch.nn.Module):
             if isinstance(pool, n.AvgPool):
                 r = pooling.fused_if_avgpool(*args, fan, counted)
                 return None if r is None else (r[0], IFState(r[1]), r[2])
-            r = pooling.fused_if_pool(*args, state, inplace=True)
-            return None if r is None else (r[0], IFState(r[1]), None)
+            r = pooling.fused_if_pool(*args, state, True, fan, counted)
+            return None if r is None else (r[0], IFState(r[1]), r[2])
 
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,
                         self._fanout_of, scan_counting, if_pool)

@@ -70,10 +70,11 @@ class WindowOps:
     #: loop sums the spikes itself
     if_scan_counting: Callable | None = None
     #: (IF node, its only reader: a spiking max pool or an average pool, current, IF
-    #: state, the loop's state dict (a max pool's counts), k, static, count, the reader's
-    #: fan-out or None (no SOP counts), counted: burst spikes) -> (the reader's output,
-    #: IF state, the reader's SOPs per step (k,) or None) in one fused pass, or None where
-    #: it does not apply; None: never fused
+    #: state, the loop's state dict (a max pool's counts), k, static, count, fan, counted:
+    #: burst spikes) -> (the pool's output, IF state, SOPs per step (k,) or None) in one
+    #: fused pass, or None where it does not apply; None: never fused. ``fan`` (None: no
+    #: SOP counts): an average pool's own fan-out (its SOPs), or that of the synaptic node
+    #: that alone reads a max pool (that node's SOPs, :func:`pool_readers`)
     if_pool: Callable | None = None
 
 
@@ -147,14 +148,20 @@ def delay_depth(graph: Graph, delay: int, spike_input: bool) -> int:
     return d[graph.output]
 
 
-def fusable_pools(graph: Graph) -> dict[str, object]:
-    """IF populations whose spikes only a spiking max pool or an average pool reads:
-    {population: pool}. Not the output, not a membrane readout (the caller adds: no
-    probe, no delay; the fused kernel may still decline a pool it does not cover)."""
+def _readers(graph: Graph) -> dict[str, list[n.Node]]:
+    """{node name: the nodes that read it}."""
     readers: dict[str, list] = {}
     for x in graph:
         for i in x.inputs:
             readers.setdefault(i, []).append(x)
+    return readers
+
+
+def fusable_pools(graph: Graph) -> dict[str, object]:
+    """IF populations whose spikes only a spiking max pool or an average pool reads:
+    {population: pool}. Not the output, not a membrane readout (the caller adds: no
+    probe, no delay; the fused kernel may still decline a pool it does not cover)."""
+    readers = _readers(graph)
     out = {}
     for x in graph:
         r = readers.get(x.name, [])
@@ -162,6 +169,20 @@ def fusable_pools(graph: Graph) -> dict[str, object]:
                 and len(r) == 1 and isinstance(r[0], (n.SpikingMaxPool, n.AvgPool)) \
                 and r[0].inputs == (x.name,):
             out[x.name] = r[0]
+    return out
+
+
+def pool_readers(graph: Graph, fused: dict[str, object]) -> dict[str, n.Node]:
+    """{max pool: the synaptic node that is its only reader and reads nothing else}, for
+    the fused max pools (values of ``fused``): the fused kernel counts that node's SOPs
+    from the pool's output while it is in cache."""
+    readers = _readers(graph)
+    out = {}
+    for pool in fused.values():
+        r = readers.get(pool.name, [])
+        if isinstance(pool, n.SpikingMaxPool) and pool.name != graph.output and len(r) == 1 \
+                and r[0].synaptic and r[0].inputs == (pool.name,):
+            out[pool.name] = r[0]
     return out
 
 
@@ -199,9 +220,11 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
     fuse = fusable_pools(graph) if (ops.if_pool is not None and ops.if_scan_counting
                                     is not None and probe is None and not delay) else {}
     pooled: dict[str, torch.Tensor] = {}  # a fused pool's output, until its turn
+    ahead = pool_readers(graph, fuse) if binary is not None else {}
     for t0 in range(0, timesteps, window):
         k = min(window, timesteps - t0)
         vals: dict[str, tuple[torch.Tensor, bool]] = {}
+        counted_ahead: set[str] = set()  # nodes whose SOPs a fused kernel counted
         for node in graph:
             name = node.name
             source = not node.inputs  # the Input
@@ -231,16 +254,24 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                     counts[name] = torch.zeros_like(cur if st else cur[0])
                 if name in fuse:  # the population and its pool in one pass
                     rd = fuse[name]
-                    fan = ops.fanout(rd, cur.shape[1 if st else 2:]) \
-                        if binary is not None and rd.synaptic else None
+                    shape = tuple(cur.shape[1 if st else 2:])
+                    fan, key, counted = None, rd.name, name in burst  # the pool's own SOPs
+                    if binary is not None and rd.synaptic:
+                        fan = ops.fanout(rd, shape)
+                    elif rd.name in ahead:  # its reader's, from the pooled spikes
+                        key, counted = ahead[rd.name].name, rd.name in burst
+                        fan = ops.fanout(ahead[rd.name], (shape[0], *(  # kernel = stride
+                            -(-d // kk) if rd.ceil_mode else d // kk
+                            for d, kk in zip(shape[1:], rd.kernel))))
                     r = ops.if_pool(node, rd, cur, state[name], state, k, st, counts[name],
-                                    fan, name in burst)
+                                    fan, counted)
                     if r is not None:
                         pooled[rd.name], state[name], r_sops = r
                         if r_sops is not None:
-                            if rd.name not in sops:
-                                sops[rd.name] = r_sops.new_zeros(timesteps)
-                            sops[rd.name][t0:t0 + k] = r_sops
+                            if key not in sops:
+                                sops[key] = r_sops.new_zeros(timesteps)
+                            sops[key][t0:t0 + k] = r_sops
+                            counted_ahead.add(key)
                         vals[name] = (None, False)  # its spikes are read by nobody else
                         continue
                 if node.membrane_readout:
@@ -270,7 +301,7 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 vals[name] = (static[name], True)
             else:
                 flat = fold_time(ins, k, b)
-                if binary is not None and node.synaptic:
+                if binary is not None and node.synaptic and name not in counted_ahead:
                     fan = ops.fanout(node, flat[0].shape[1:])
                     r = sop_counts(flat[0], fan, k, b, node.inputs[0] in binary,
                                    node.inputs[0] in burst)

@@ -192,14 +192,17 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
 
 def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
                 leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
-                count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+                count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False,
+                reader_fan: torch.Tensor | None = None, counted: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """A float IF population and the spiking max pool ``node`` that alone reads it, in one
     pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
-    membrane, the pool's counts). ``count`` (the population's spike counts) is updated in
-    place; ``gate_counts`` (the pool's; None: zeros) is updated in place; ``inplace`` as
-    for :func:`if_scan_f32`. Same spikes as :func:`if_scan_f32` followed by
-    :func:`maxpool_gate`."""
+    membrane, the pool's counts, the SOPs per step (steps,) of the pool's reader as
+    :func:`sop_counts` gives them from the output, or None without ``reader_fan``: its
+    fan-out per pool output in logical (C, OH, OW) order; ``counted``: burst spikes).
+    ``count`` (the population's spike counts) is updated in place; ``gate_counts`` (the
+    pool's; None: zeros) is updated in place; ``inplace`` as for :func:`if_scan_f32`. Same
+    spikes as :func:`if_scan_f32` followed by :func:`maxpool_gate`."""
     got = _fused_current(current, v0, count, steps, static) \
         if len(node.kernel) == 2 and tiles(node) else None
     if got is None:
@@ -212,15 +215,31 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     g = torch.zeros_like(ref) if gate_counts is None else gate_counts
     if _count_ptr(g, ref, True) is None:
         return None
+    oh, ow = h // kh, w // kw
+    if reader_fan is not None and (reader_fan.dtype != torch.float32
+                                   or reader_fan.numel() != c * oh * ow):
+        return None
+    f, res = _reader_fan(reader_fan, c, oh, ow, steps)
     v = _membrane(v0, True, inplace)
-    out = empty_steps(steps, torch.empty((b, c, h // kh, w // kw)), True)
+    out = empty_steps(steps, torch.empty((b, c, oh, ow)), True)
     mode = _mode(multi_spike, reset_zero)
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(g),
-                    _ptr(os_), b, h, w, c, kh, kw, steps, float(threshold),
-                    int(bool(leak)), float(1.0 - leak), float(multi_spike), mode,
-                    torch.get_num_threads())
-    return out, v, g
+                    _ptr(os_), None if f is None else _ptr(f),
+                    None if res is None else _ptr(res), int(counted), b, h, w, c, kh, kw,
+                    steps, float(threshold), int(bool(leak)), float(1.0 - leak),
+                    float(multi_spike), mode, torch.get_num_threads())
+    return out, v, g, None if res is None else res.to(torch.float32)
+
+
+def _reader_fan(fan: torch.Tensor | None, c: int, h: int, w: int, steps: int
+                ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """A fan-out in logical (C, H, W) order as the kernels read it, channels-last (H, W,
+    C), and the (steps,) float64 SOP sums to add to; (None, None) without ``fan``."""
+    if fan is None:
+        return None, None
+    return (fan.view(c, h, w).permute(1, 2, 0).contiguous(),
+            torch.zeros(steps, dtype=torch.float64))
 
 
 def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
@@ -244,8 +263,7 @@ def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold
         return None
     v = _membrane(v0, True, inplace)
     out = empty_steps(steps, torch.empty((b, c, h // 2, w // 2)), True)
-    f = None if fan is None else fan.view(c, h, w).permute(1, 2, 0).contiguous()
-    res = None if fan is None else torch.zeros(steps, dtype=torch.float64)
+    f, res = _reader_fan(fan, c, h, w, steps)
     mode = _mode(multi_spike, reset_zero)
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_avgpool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(os_),
