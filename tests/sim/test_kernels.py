@@ -186,9 +186,11 @@ def test_maxpool_gate_declines_overlap_padding_and_partial_windows(lib):
 @pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO, v0=0.5),
                                 dict(multi_spike=3, threshold=0.4), dict(leak=0.1)])
 @pytest.mark.parametrize("static", [True, False])
-def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static, rng):
+@pytest.mark.parametrize("shared", [False, True])
+def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static, shared, rng):
     """The fused population + max pool: the pool's spikes and counts, the membrane and
-    the population's spike counts equal the fallback's scan, then gate, over windows."""
+    the population's spike counts equal the fallback's scan, then gate, over windows;
+    ``shared``: the pool gates with the population's counts and keeps none of its own."""
     p = IFParams(**kw)
     node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0, 0),
                             dilation=(1, 1), ceil_mode=False)
@@ -208,9 +210,12 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         # the reader's SOPs, counted from the pooled spikes in the same pass
         got = kops.if_pool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
                                p.reset is ResetMode.ZERO, k, static, count, gate,
-                               reader_fan=fan, counted=p.multi_spike > 1)
+                               reader_fan=fan, counted=p.multi_spike > 1, shared=shared)
         assert got is not None
         out, v, gate, r_sops = got
+        assert (gate is None) == shared
+        if shared:
+            gate = count  # what the kernel gated with
         st = IFState(v)
         assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
         flat = ref.reshape(k * b, *oshape)
@@ -220,6 +225,39 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         assert torch.equal(count, count_ref) and (ref > 0).any() and (ref == 0).any()
         oh, ow = spatial[0] // kernel[0] * kernel[0], spatial[1] // kernel[1] * kernel[1]
         assert torch.equal(gate[..., :oh, :ow], state["p::count"][..., :oh, :ow])
+
+
+def test_fused_pool_sharing_counts_hands_them_over_when_run_apart(lib, rng):
+    """The pool gates with the population's counts while fused from the first window on;
+    a window the kernel declines (here a planar current) runs apart from the counts as
+    they stand, and every window's spikes equal the pure-torch scan and gate."""
+    p = IFParams()
+    node = n.SpikingMaxPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
+                            dilation=(1, 1), ceil_mode=False)
+    k, b, c = 5, 2, 3
+    cur = torch.as_tensor(rng.normal(0.3, 0.9, (3 * k * b, c, 6, 6)), dtype=torch.float32)
+    cl = cur.contiguous(memory_format=torch.channels_last).view(3 * k, b, c, 6, 6)
+    planar = cur.view(3 * k, b, c, 6, 6)
+    st = st_ref = if_init((b, c, 6, 6), p)
+    count = torch.zeros_like(cl[0])
+    count_ref = torch.zeros_like(cl[0])
+    state, state_ref = {}, {}
+    for w, x in enumerate((cl[:k], cl[k:2 * k], planar[2 * k:])):
+        s_ref, st_ref = if_scan_torch(x, st_ref, p, k, False, count_ref)
+        ref = pooling.spiking_maxpool_torch(node, s_ref, state_ref)
+        got = pooling.fused_if_pool(node, x, st.v, p.threshold, p.leak, p.multi_spike,
+                                    False, k, False, count, state)
+        if w < 2:
+            assert got is not None and state["p::count::shared"] and "p::count" not in state
+            out, v, _ = got
+            st = IFState(v)
+        else:  # declined: the pool's counts are handed over, then the two run apart
+            assert got is None and not state["p::count::shared"]
+            assert torch.equal(state["p::count"], count)
+            s, st = if_scan_torch(x, st, p, k, False, count)
+            out = pooling.spiking_maxpool(node, s, state)
+        assert torch.equal(out, ref) and torch.equal(count, count_ref)
+        assert (ref > 0).any()
 
 
 @pytest.mark.parametrize("spatial", [(8, 6), (7, 9)])

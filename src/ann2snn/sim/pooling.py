@@ -79,16 +79,27 @@ def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, th
     ``reader_fan``, or None without it); ``count`` (the population's spike counts) and
     the pool's counts in ``state`` are updated as the two separate steps would;
     ``inplace``: ``v`` may be updated in place. None where the kernel does not apply (then
-    the caller runs the population and the pool apart)."""
+    the caller runs the population and the pool apart).
+
+    The pool counts each input's spikes, which the population also counts: where both
+    start from zero (the first window, ``count`` all zero) the pool gates with ``count``
+    from then on ("::shared" in ``state``) and keeps no counts of its own, unless a later
+    window runs apart: then its counts are ``count`` as it stands."""
     lib = kernels.library() if cur.device.type == "cpu" else None
     if lib is None:
         return None
     key = pool.name + "::count"
+    if key not in state and key + "::shared" not in state:  # the first window
+        state[key + "::shared"] = not bool(count.any())
+    shared = state[key + "::shared"]
     r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
-                         static, count, state.get(key), inplace, reader_fan, counted)
+                         static, count, state.get(key), inplace, reader_fan, counted, shared)
     if r is None:
+        if shared:  # run apart from now on: the pool's counts, so far the population's
+            state[key], state[key + "::shared"] = count.clone(), False
         return None
-    state[key] = r[2]
+    if not shared:
+        state[key] = r[2]
     state[key + "::steps"] = state.get(key + "::steps", 0) + k
     return r[0], r[1], r[3]
 

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -200,7 +201,7 @@ void if_scan_i64(const int64_t *cur, int is_static, int64_t *v, int64_t *out, in
       for (int64_t x = 0; x < ow; ++x) o[x] = spike[x * kw];                            \
     } else {                                                                            \
       for (int64_t x = 0; x < ow; ++x)                                                  \
-        for (int64_t c = 0; c < q; ++c) o[x * q + c] = spike[x * kw * q + c];           \
+        memcpy(o + x * q, spike + x * kw * q, sizeof(T) * (size_t)q);                   \
     }                                                                                   \
   }
 GATE_ROW(gate_row_f32, float)
@@ -335,7 +336,9 @@ SOPS(sop_small_f32, float, fan[i], float)
  * counts (gcnt), and gated at once; the population's spikes never leave the cache. Rows
  * below the last window are integrated and counted only. Channels-last storage: cur
  * (k, B, H, W, C) or (B, H, W, C) if is_static; v, cnt, gcnt (B, H, W, C) in place; out
- * (k, B, OH, OW, C). mode: 0-3 as in if_scan_f32 (no membrane readout). Where sops is
+ * (k, B, OH, OW, C). mode: 0-3 as in if_scan_f32 (no membrane readout). gcnt NULL: the
+ * pool's counts are the population's own (both counted from zero: the caller knows), so
+ * the gate reads cnt and one pass over the counts is saved. Where sops is
  * not NULL, the synaptic operations of the pool's reader are added to sops (k): the sum
  * over the pool's output of [o != 0]·rfan (counted: o·rfan), rfan the reader's fan-out in
  * the output's (OH, OW, C) order, in double (whole numbers: exact in any order), as
@@ -355,16 +358,19 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
     float *best = sp + kh * row, *spike = best + span;
     for (int64_t t = 0; t < k; ++t) {
       const float *c = (is_static ? cur : cur + t * nb * plane) + bi * plane;
-      float *vb = v + bi * plane, *cb = cnt + bi * plane, *gb = gcnt + bi * plane;
+      float *vb = v + bi * plane, *cb = cnt + bi * plane;
+      float *gb = gcnt != NULL ? gcnt + bi * plane : cb; /* NULL: the pool's counts are cnt */
       double acc = 0.0;
       for (int64_t y = 0; y < oh; ++y) {
         for (int64_t dy = 0; dy < kh; ++dy) {
           const int64_t off = (y * kh + dy) * row;
           float *restrict srow = sp + dy * row;
-          float *restrict g = gb + off;
           step(c + off, vb + off, srow, cb + off, row, thr, leaky, keep, smax);
+          if (gcnt != NULL) {
+            float *restrict g = gb + off;
 #pragma omp simd
-          for (int64_t i = 0; i < span; ++i) g[i] = g[i] + srow[i];
+            for (int64_t i = 0; i < span; ++i) g[i] = g[i] + srow[i];
+          }
         }
         float *restrict o = out + (t * nb + bi) * oh * ow * nc + y * ow * nc;
         gate_row_f32(sp, row, gb + y * kh * row, row, kh, kw, nc, ow, best, spike, o);

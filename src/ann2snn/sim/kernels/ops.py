@@ -193,16 +193,20 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
 def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
                 leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
                 count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False,
-                reader_fan: torch.Tensor | None = None, counted: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+                reader_fan: torch.Tensor | None = None, counted: bool = False,
+                shared: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None,
+                           torch.Tensor | None] | None:
     """A float IF population and the spiking max pool ``node`` that alone reads it, in one
     pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
     membrane, the pool's counts, the SOPs per step (steps,) of the pool's reader as
     :func:`sop_counts` gives them from the output, or None without ``reader_fan``: its
     fan-out per pool output in logical (C, OH, OW) order; ``counted``: burst spikes).
     ``count`` (the population's spike counts) is updated in place; ``gate_counts`` (the
-    pool's; None: zeros) is updated in place; ``inplace`` as for :func:`if_scan_f32`. Same
-    spikes as :func:`if_scan_f32` followed by :func:`maxpool_gate`."""
+    pool's; None: zeros) is updated in place; ``shared``: the pool's counts are ``count``
+    itself (both counted from zero), ``gate_counts`` is ignored and None returned for it;
+    ``inplace`` as for :func:`if_scan_f32`. Same spikes as :func:`if_scan_f32` followed by
+    :func:`maxpool_gate`."""
     got = _fused_current(current, v0, count, steps, static) \
         if len(node.kernel) == 2 and tiles(node) else None
     if got is None:
@@ -212,8 +216,8 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     kh, kw = node.kernel
     if (h % kh or w % kw) and node.ceil_mode:
         return None  # a partial window at the edge
-    g = torch.zeros_like(ref) if gate_counts is None else gate_counts
-    if _count_ptr(g, ref, True) is None:
+    g = None if shared else torch.zeros_like(ref) if gate_counts is None else gate_counts
+    if g is not None and _count_ptr(g, ref, True) is None:
         return None
     oh, ow = h // kh, w // kw
     if reader_fan is not None and (reader_fan.dtype != torch.float32
@@ -224,7 +228,7 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     out = empty_steps(steps, torch.empty((b, c, oh, ow)), True)
     mode = _mode(multi_spike, reset_zero)
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
-    lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(g),
+    lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, None if g is None else _ptr(g),
                     _ptr(os_), None if f is None else _ptr(f),
                     None if res is None else _ptr(res), int(counted), b, h, w, c, kh, kw,
                     steps, float(threshold), int(bool(leak)), float(1.0 - leak),
