@@ -82,18 +82,7 @@ def main() -> None:
         x = np.random.default_rng(0).random((args.samples + 500, 1, 28, 28), dtype=np.float32)
         calib, xs = x[:500], x[500:]
     else:
-        from ann2snn.data import load_dataset
-
-        train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
-        test = load_dataset("mnist", "test", data_dir=args.data_dir)
-        model = mod.LeNet5()
-        if args.weights and Path(args.weights).is_file():
-            model.load_state_dict(torch.load(args.weights, weights_only=True))
-        else:
-            model = mod.train(train_set.x[:10000], train_set.y[:10000], 1)
-            if args.weights:
-                torch.save(model.state_dict(), args.weights)
-        model.eval()
+        model, train_set, test = mod.trained(args.data_dir, args.weights)
         calib, xs = train_set.x[:1000], test.x[:args.samples]
     snn = ann2snn.convert(model, calib, **PRE_ISSUE14)
     cpus = thread_policy.available_cpus()

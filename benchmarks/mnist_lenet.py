@@ -55,6 +55,22 @@ def train(x, y, epochs: int, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def trained(data_dir, weights, epochs: int = 1):
+    """(LeNet-5 in eval mode, MNIST train, MNIST test): the weights from the file
+    ``weights`` where it exists, else trained for ``epochs`` on 10,000 training images
+    (and saved there if ``weights`` is given). The benchmarks' shared setup."""
+    train_set = load_dataset("mnist", "train", data_dir=data_dir)
+    test = load_dataset("mnist", "test", data_dir=data_dir)
+    model = LeNet5()
+    if weights and Path(weights).is_file():
+        model.load_state_dict(torch.load(weights, weights_only=True))
+    else:
+        model = train(train_set.x[:10000], train_set.y[:10000], epochs)
+        if weights:
+            torch.save(model.state_dict(), weights)
+    return model.eval(), train_set, test
+
+
 @torch.no_grad()
 def time_ann(model, x, passes: int, batch_size: int, channels_last: bool = False) -> float:
     """Seconds for ``passes`` forward passes of every batch. ``channels_last``: model and

@@ -136,19 +136,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--busy", action="store_true", help="with a competing busy loop")
     args = ap.parse_args()
-    from ann2snn.data import load_dataset
-
     lenet, kc = _load("mnist_lenet"), _load("kernels_compare")
-    train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
-    test = load_dataset("mnist", "test", data_dir=args.data_dir)
-    model = lenet.LeNet5()
-    if args.weights and Path(args.weights).is_file():
-        model.load_state_dict(torch.load(args.weights, weights_only=True))
-    else:
-        model = lenet.train(train_set.x[:10000], train_set.y[:10000], 1)
-        if args.weights:
-            torch.save(model.state_dict(), args.weights)
-    model.eval()
+    model, train_set, test = lenet.trained(args.data_dir, args.weights)
     snn = ann2snn.convert(model, train_set.x[:1000], max_to_avg_pool=args.avg,
                           **PRE_ISSUE14)
     T, bs = args.timesteps, args.batch_size

@@ -108,18 +108,7 @@ def main() -> None:
     lenet, kc = _module("mnist_lenet"), _module("kernels_compare")
     peak = _module("snntoolbox_compare").peak_flops()
 
-    from ann2snn.data import load_dataset
-
-    train_set = load_dataset("mnist", "train", data_dir=args.data_dir)
-    test = load_dataset("mnist", "test", data_dir=args.data_dir)
-    model = lenet.LeNet5()
-    if args.weights and Path(args.weights).is_file():
-        model.load_state_dict(torch.load(args.weights, weights_only=True))
-    else:
-        model = lenet.train(train_set.x[:10000], train_set.y[:10000], 1)
-        if args.weights:
-            torch.save(model.state_dict(), args.weights)
-    model.eval()
+    model, train_set, test = lenet.trained(args.data_dir, args.weights)
     snn = ann2snn.convert(model, train_set.x[:1000], **kc.PRE_ISSUE14)
     xs = test.x[:args.samples]
     T, bs = args.timesteps, args.batch_size

@@ -207,3 +207,39 @@ def test_integer_mode_rates_are_in_activation_units():
     assert s["correlation"] > 0.99
     assert s["snn_rate_mean"] == pytest.approx(s["ann_mean"], abs=1 / 16)
     assert abs(s["error"]["remainder"]["mean"]) < 0.01
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO), dict(v0=0.5),
+                                dict(multi_spike=3), dict(leak=0.1),
+                                dict(membrane_readout=True)])
+def test_compiled_diagnostics_equal_the_numpy_code(kw, monkeypatch):
+    """The kernel's one-pass sums and histogram (sim/kernels/fused.c) against the numpy
+    code: the integer counts and the histogram exactly (values on the bin edges too), the
+    float sums to the last bits (element order against numpy's pairwise order)."""
+    from ann2snn.analysis.layers import ACT_BINS, LayerAccumulator
+    from ann2snn.sim import kernels
+    from ann2snn.sim.kernels import native
+
+    if native.load() is None:
+        pytest.skip(f"the fused kernels could not be built here: {native.failure()}")
+    rng = np.random.default_rng(7)
+    node = n.IF("p", ("x",), threshold=1.0, **kw)
+    counts = rng.integers(0, 12, (30, 250)).astype(np.float32)
+    acts = (rng.random((30, 250)) * 2.4 - 0.3).astype(np.float32)
+    acts[0, :len(ACT_BINS)] = ACT_BINS  # every bin edge, 0 and 2.0 among them
+    membrane = rng.normal(0, 3, (30, 250)).astype(np.float32)
+    states = {}
+    for mode in ("native", "torch"):
+        monkeypatch.setenv(kernels.ENV, mode)
+        acc = LayerAccumulator(node, (250,), 8, 60)
+        for start in (0, 30):  # two batches: the sums accumulate
+            acc.update(counts, acts, membrane=membrane, start=start)
+        states[mode] = acc.state()
+    a, b = states["native"], states["torch"]
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].dtype.kind in "iu" or k == "points":
+            assert np.array_equal(a[k], b[k]), k
+        else:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=1e-9, err_msg=k)
+    assert a["act_hist"].sum() > 0 and a["err"].any()

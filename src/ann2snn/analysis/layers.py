@@ -37,10 +37,12 @@ import torch
 
 from ..ir import ResetMode
 from ..ir import nodes as n
+from ..sim import kernels
 from ..sim.functional import IFParams, if_init, if_scan
 
 COMPONENTS = ("total", "clipping", "quantization", "remainder")
 ACT_BINS = np.linspace(0.0, 2.0, 101)  #: normalized-activation histogram bins (λ at 1.0)
+_EDGES = np.ascontiguousarray(ACT_BINS, np.float64)  # the kernel's copy (read only)
 
 
 #: Values per chunk of :meth:`LayerAccumulator.update` (a few float64 arrays of this
@@ -150,6 +152,10 @@ class LayerAccumulator:
             rng = self.rng if start is None else np.random.default_rng([self.seed, start])
             pick = rng.integers(0, af.size, k)
             self.points.append(np.stack([af[pick], rf[pick]], 1).astype(np.float32))
+        lib = kernels.library()
+        if lib is not None:  # every sum and the histogram in one pass (sim/kernels/fused.c)
+            self._update_native(lib, af, rf, t)
+            return
         pos = af[af > 0]
         # equal bins by count and range: numpy's linear binning (exact at the edges),
         # where an edges array sorts the values first (3x the cost of the rest)
@@ -159,6 +165,33 @@ class LayerAccumulator:
         # a chunk at a time: the twenty-odd passes below then read the cache, not memory
         for lo in range(0, af.size, _CHUNK):
             self._update_chunk(af[lo:lo + _CHUNK], rf[lo:lo + _CHUNK], t)
+
+    def _update_native(self, lib, af: np.ndarray, rf: np.ndarray, t: int) -> None:
+        """:meth:`update`'s sums and histogram by the compiled kernel (the same
+        quantities as the numpy code; its sums run in element order, numpy's pairwise, so
+        the last bits may differ between the two, never between runs of one)."""
+        af, rf = np.ascontiguousarray(af, np.float64), np.ascontiguousarray(rf, np.float64)
+        p = self.params
+        closed = p.reset is ResetMode.SUBTRACT and not p.leak  # ideal_counts' closed form
+        r_star = None if self.membrane or closed else np.ascontiguousarray(
+            ideal_counts(np.clip(af, 0.0, self.upper), t, p) / t)
+        sums, counts = np.zeros(21), np.zeros(2, np.int64)
+        hist = np.zeros(len(ACT_BINS) - 1, np.int64)
+        lib.diag_sums_f64(af.ctypes.data, rf.ctypes.data,
+                          None if r_star is None else r_star.ctypes.data, af.size,
+                          self.upper, float(t), float(p.v0), float(max(p.multi_spike, 1) * t),
+                          int(closed), int(self.membrane), _EDGES.ctypes.data,
+                          len(ACT_BINS) - 1, sums.ctypes.data, counts.ctypes.data,
+                          hist.ctypes.data)
+        self.sums += sums[:5]
+        self.err["total"] += sums[9:12]
+        self.act_hist += hist
+        self.act_over += int(counts[1])
+        if not self.membrane:
+            self.zsums += sums[5:8]
+            self.clipped += int(counts[0])
+            for i, comp in enumerate(COMPONENTS[1:]):
+                self.err[comp] += sums[12 + 3 * i:15 + 3 * i]
 
     def _update_chunk(self, af: np.ndarray, rf: np.ndarray, t: int) -> None:
         self.sums += [af.sum(), rf.sum(), _dot(af, af), _dot(rf, rf), _dot(af, rf)]

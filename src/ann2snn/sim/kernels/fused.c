@@ -441,3 +441,72 @@ void if_avgpool_f32(const float *cur, int is_static, float *v, float *cnt, float
     free(sp);
   }
 }
+
+/* The per-population diagnostics of n (sample, neuron) pairs in one pass (analysis/
+ * layers.py, LayerAccumulator): a the normalized ANN activation, r the SNN rate (float64).
+ * sums (21, added to): Σa, Σr, Σa², Σr², Σar; Σz, Σz², Σzr with z = clip(a, 0, upper);
+ * then per error term total r − a, clipping z − a, quantization r* − z, remainder r − r*:
+ * Σe, Σ|e|, Σe². r* = clip(floor(z·t + v0), 0, cap) / t where closed (reset by subtraction
+ * without leak), else rstar[i]. membrane: the first five sums and the total term only.
+ * counts (added to): [0] a > upper, [1] a >= edges[nbins] among a > 0; hist (nbins):
+ * the a > 0 within [edges[0], edges[nbins]] binned as numpy.histogram bins equal bins
+ * (edges = its linspace: the same index, then the same corrections at the edges).
+ * Sums run in element order, so a chunk's sums are the same whatever came before. */
+void diag_sums_f64(const double *a, const double *r, const double *rstar, int64_t n,
+                   double upper, double t, double v0, double cap, int closed, int membrane,
+                   const double *edges, int64_t nbins, double *sums, int64_t *counts,
+                   int64_t *hist) {
+  double s[21] = {0};
+  int64_t clipped = 0, over = 0;
+  const double first = edges[0], last = edges[nbins], width = last - first;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = a[i], y = r[i];
+    s[0] += x;
+    s[1] += y;
+    s[2] += x * x;
+    s[3] += y * y;
+    s[4] += x * y;
+    double e = y - x;
+    s[9] += e;
+    s[10] += fabs(e);
+    s[11] += e * e;
+    if (x > 0) {
+      over += x >= last;
+      if (x >= first && x <= last) {
+        int64_t j = (int64_t)(((x - first) / width) * (double)nbins); /* numpy's order */
+        if (j == nbins) --j;
+        if (x < edges[j]) --j;
+        else if (x >= edges[j + 1] && j != nbins - 1) ++j;
+        ++hist[j];
+      }
+    }
+    if (membrane) continue;
+    const double z = x < 0 ? 0.0 : (x > upper ? upper : x);
+    clipped += x > upper;
+    s[5] += z;
+    s[6] += z * z;
+    s[7] += z * y;
+    double rs;
+    if (closed) {
+      rs = floor(z * t + v0);
+      rs = (rs < 0 ? 0 : (rs > cap ? cap : rs)) / t;
+    } else {
+      rs = rstar[i];
+    }
+    e = z - x;
+    s[12] += e;
+    s[13] += fabs(e);
+    s[14] += e * e;
+    e = rs - z;
+    s[15] += e;
+    s[16] += fabs(e);
+    s[17] += e * e;
+    e = y - rs;
+    s[18] += e;
+    s[19] += fabs(e);
+    s[20] += e * e;
+  }
+  for (int k = 0; k < 21; ++k) sums[k] += s[k];
+  counts[0] += clipped;
+  counts[1] += over;
+}

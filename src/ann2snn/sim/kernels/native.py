@@ -34,6 +34,7 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 _P, _I64, _INT, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
+_F64 = ctypes.c_double
 SIGNATURES = {
     "if_scan_f32": [_P, _INT, _P, _P, _P, _I64, _I64, _F32, _INT, _F32, _F32, _INT, _INT],
     "if_scan_i64": [_P, _INT, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _I64, _INT, _INT,
@@ -51,6 +52,8 @@ SIGNATURES = {
     "sop_counted_f64": [_P, _I64, _I64, _P, _P, _INT],
     "sop_counted_i64": [_P, _I64, _I64, _P, _P, _INT],
     "sop_small_f32": [_P, _I64, _I64, _P, _P, _INT],
+    "diag_sums_f64": [_P, _P, _P, _I64, _F64, _F64, _F64, _F64, _INT, _INT, _P, _I64, _P,
+                      _P, _P],
 }
 
 
