@@ -227,10 +227,11 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         assert torch.equal(gate[..., :oh, :ow], state["p::count"][..., :oh, :ow])
 
 
-def test_fused_pool_sharing_counts_hands_them_over_when_run_apart(lib, rng):
+def test_fused_pool_sharing_counts_hands_them_over_when_run_apart(lib, rng, monkeypatch):
     """The pool gates with the population's counts while fused from the first window on;
     a window the kernel declines (here a planar current) runs apart from the counts as
     they stand, and every window's spikes equal the pure-torch scan and gate."""
+    monkeypatch.setenv(kernels.ENV, "native")  # also in CI's pure-torch run of tests/sim
     p = IFParams()
     node = n.SpikingMaxPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
                             dilation=(1, 1), ceil_mode=False)

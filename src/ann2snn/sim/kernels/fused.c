@@ -288,12 +288,22 @@ GATE_ROW(gate_row_i64, int64_t)
 GATE(maxpool_gate_f32, float)
 GATE(maxpool_gate_i64, int64_t)
 
-/* Synaptic operations: per row r of x (rows, e), the sum over the elements with
- * x[r, i] != 0 of WEIGHT: fan[i] for binary spikes (sop_rows_*), x[r, i] * fan[i] for
+/* f where c, else 0: a mask on f's bits (vectorized; a select there made gcc 12
+ * merge-mask its loads into stale registers, and a product by (float)c cost 10x) */
+static inline float keep_if(float f, int c) {
+  uint32_t b;
+  memcpy(&b, &f, sizeof b);
+  b &= -(uint32_t)(c != 0);
+  memcpy(&f, &b, sizeof b);
+  return f;
+}
+
+/* Synaptic operations: per row r of x (rows, e), the sum over its elements of WEIGHT:
+ * [x[r, i] != 0]·fan[i] (sop_rows_*: events, whatever their value), x[r, i]·fan[i] for
  * burst spike counts (sop_counted_*: each spike delivered along every synapse); in
  * double (exact for the integer fan-outs below 2^53), or in float where the caller knows
- * every row's sum is below 2^24 (sop_small_f32: binary spikes whose fan-outs sum below
- * 2^24; float32 holds those integers exactly and its vectors are twice as wide). */
+ * every row's sum is below 2^24 (sop_small_f32: events whose fan-outs sum below 2^24;
+ * float32 holds those integers exactly and its vectors are twice as wide). */
 #define SOP_LANES 32 /* partial sums per row, held in vector registers */
 #define SOPS(NAME, T, WEIGHT, ACC)                                                      \
   void NAME(const T *x, int64_t rows, int64_t e, const float *fan, double *res,         \
@@ -304,31 +314,52 @@ GATE(maxpool_gate_i64, int64_t)
       const T *restrict row = x + r * e;                                                \
       /* the terms are whole numbers and every partial sum stays below 2^53 (2^24), */  \
       /* so the sum in SOP_LANES lanes is exact, the same in any order. (An omp simd */ \
-      /* reduction kept its lanes on the stack: 5x slower. A select here made gcc 12 */ \
-      /* merge-mask its loads into stale registers, hence the product by 0 or 1.)    */ \
+      /* reduction kept its lanes on the stack: 5x slower.)                          */ \
       ACC part[SOP_LANES] = {0};                                                        \
       int64_t i0 = 0;                                                                   \
       for (; i0 + SOP_LANES <= e; i0 += SOP_LANES) {                                    \
         _Pragma("GCC unroll 32")                                                        \
         for (int l = 0; l < SOP_LANES; ++l) {                                           \
           const int64_t i = i0 + l;                                                     \
-          part[l] += (ACC)(row[i] != 0) * (ACC)(WEIGHT);                             \
+          part[l] += (ACC)(WEIGHT);                                                     \
         }                                                                               \
       }                                                                                 \
       double acc = 0.0;                                                                 \
-      for (int64_t i = i0; i < e; ++i) acc += row[i] != 0 ? (double)(WEIGHT) : 0.0;     \
+      for (int64_t i = i0; i < e; ++i) acc += (double)(WEIGHT);                        \
       for (int l = 0; l < SOP_LANES; ++l) acc += (double)part[l];                       \
       res[r] = acc;                                                                     \
     }                                                                                   \
   }
 
-SOPS(sop_rows_f32, float, fan[i], double)
-SOPS(sop_rows_f64, double, fan[i], double)
-SOPS(sop_rows_i64, int64_t, fan[i], double)
+SOPS(sop_rows_f32, float, keep_if(fan[i], row[i] != 0), double)
+SOPS(sop_rows_f64, double, keep_if(fan[i], row[i] != 0), double)
+SOPS(sop_rows_i64, int64_t, keep_if(fan[i], row[i] != 0), double)
 SOPS(sop_counted_f32, float, (double)row[i] * fan[i], double)
 SOPS(sop_counted_f64, double, (double)row[i] * fan[i], double)
 SOPS(sop_counted_i64, int64_t, (double)row[i] * fan[i], double)
-SOPS(sop_small_f32, float, fan[i], float)
+SOPS(sop_small_f32, float, keep_if(fan[i], row[i] != 0), float)
+
+/* Σ over n elements of s·f, whole numbers: the SOPs of spikes s (0/1, or burst counts:
+ * counted, where each spike is delivered; for 0/1 spikes s·f = [s != 0]·f) along f
+ * synapses each. In 32 float lanes (four vectors) where small (the caller knows every
+ * such sum is below 2^24, so float32 holds it exactly and the order does not matter),
+ * else in double, in order. (An omp simd reduction with a select kept its lanes on the
+ * stack, and a [s != 0] conversion cost 5x: they tripled the fused max pool's time.) */
+static double sop_row(const float *restrict s, const float *restrict f, int64_t n,
+                      int small) {
+  double acc = 0.0;
+  int64_t i0 = 0;
+  if (small) {
+    float part[32] = {0};
+    for (; i0 + 32 <= n; i0 += 32) {
+#pragma GCC unroll 32
+      for (int l = 0; l < 32; ++l) part[l] += s[i0 + l] * f[i0 + l];
+    }
+    for (int l = 0; l < 32; ++l) acc += (double)part[l];
+  }
+  for (int64_t i = i0; i < n; ++i) acc += (double)s[i] * (double)f[i];
+  return acc;
+}
 
 /* A float IF population and the spiking max pool that is its only reader, in one pass:
  * per sample, step and row of outputs, the kh input rows are integrated (the IF step of
@@ -340,12 +371,12 @@ SOPS(sop_small_f32, float, fan[i], float)
  * pool's counts are the population's own (both counted from zero: the caller knows), so
  * the gate reads cnt and one pass over the counts is saved. Where sops is
  * not NULL, the synaptic operations of the pool's reader are added to sops (k): the sum
- * over the pool's output of [o != 0]·rfan (counted: o·rfan), rfan the reader's fan-out in
- * the output's (OH, OW, C) order, in double (whole numbers: exact in any order), as
- * sop_rows_f32 would count them from out. (A loop order with the steps innermost, to
- * keep a row's state in L1, was measured 1.1-1.3x slower: its output rows scatter.) */
+ * over the pool's output of o·rfan (sop_row), rfan the reader's fan-out in the output's
+ * (OH, OW, C) order, exact, as sop_rows_f32 (sop_counted_f32 for burst spikes) would
+ * count them from out. (A loop order with the steps innermost, to keep a row's state in
+ * L1, was measured 1.1-1.3x slower: its output rows scatter.) */
 void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *gcnt,
-                 float *out, const float *rfan, double *sops, int counted, int64_t nb,
+                 float *out, const float *rfan, double *sops, int small, int64_t nb,
                  int64_t h, int64_t w, int64_t nc, int64_t kh, int64_t kw, int64_t k,
                  float thr, int leaky, float keep, float smax, int mode, int nthreads) {
   static const if_step_fn fns[4] = {if_step_0, if_step_1, if_step_2, if_step_3};
@@ -360,7 +391,6 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
       const float *c = (is_static ? cur : cur + t * nb * plane) + bi * plane;
       float *vb = v + bi * plane, *cb = cnt + bi * plane;
       float *gb = gcnt != NULL ? gcnt + bi * plane : cb; /* NULL: the pool's counts are cnt */
-      double acc = 0.0;
       for (int64_t y = 0; y < oh; ++y) {
         for (int64_t dy = 0; dy < kh; ++dy) {
           const int64_t off = (y * kh + dy) * row;
@@ -372,18 +402,15 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
             for (int64_t i = 0; i < span; ++i) g[i] = g[i] + srow[i];
           }
         }
-        float *restrict o = out + (t * nb + bi) * oh * ow * nc + y * ow * nc;
-        gate_row_f32(sp, row, gb + y * kh * row, row, kh, kw, nc, ow, best, spike, o);
-        if (sops != NULL) {
-          const float *restrict f = rfan + y * ow * nc;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t i = 0; i < ow * nc; ++i)
-            acc += o[i] != 0 ? (counted ? (double)o[i] * f[i] : (double)f[i]) : 0.0;
-        }
+        gate_row_f32(sp, row, gb + y * kh * row, row, kh, kw, nc, ow, best, spike,
+                     out + (t * nb + bi) * oh * ow * nc + y * ow * nc);
       }
       for (int64_t iy = oh * kh; iy < h; ++iy)  /* below the last window */
         step(c + iy * row, vb + iy * row, sp, cb + iy * row, row, thr, leaky, keep, smax);
-      if (sops != NULL) {
+      if (sops != NULL) { /* the whole plane once its rows are stored: a row read right */
+        /* after its narrow stores stalls on store forwarding (measured 3x the kernel)  */
+        const double acc = sop_row(out + (t * nb + bi) * oh * ow * nc, rfan, oh * ow * nc,
+                                   small);
 #pragma omp atomic
         sops[t] += acc;
       }
@@ -396,12 +423,13 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
  * one pass, as if_pool_f32: out = (((s00 + s01) + s10) + s11) * 0.25, the order of the
  * simulator's 2x2 pooling (sim/pooling.py), and, where sops is not NULL, the pool's
  * synaptic operations per step added to sops (k): the sum over the population's spikes
- * of [s != 0]·fan (counted: s·fan), fan in the population's (H, W, C) storage order, in
- * double as sop_rows_f32. Channels-last storage; out (k, B, OH, OW, C). */
+ * of s·fan (sop_row), fan in the population's (H, W, C) storage order, exact, as
+ * sop_rows_f32 (burst spikes: sop_counted_f32). Channels-last storage; out (k, B, OH,
+ * OW, C). */
 void if_avgpool_f32(const float *cur, int is_static, float *v, float *cnt, float *out,
-                    const float *fan, double *sops, int counted, int64_t nb, int64_t h,
-                    int64_t w, int64_t nc, int64_t k, float thr, int leaky, float keep,
-                    float smax, int mode, int nthreads) {
+                    const float *fan, double *sops, int small, int64_t nb,
+                    int64_t h, int64_t w, int64_t nc, int64_t k, float thr, int leaky,
+                    float keep, float smax, int mode, int nthreads) {
   static const if_step_fn fns[4] = {if_step_0, if_step_1, if_step_2, if_step_3};
   const if_step_fn step = fns[mode < 0 || mode > 3 ? 0 : mode];
   const int64_t oh = h / 2, ow = w / 2, row = w * nc, plane = h * row, orow = ow * nc;
@@ -417,12 +445,7 @@ void if_avgpool_f32(const float *cur, int is_static, float *v, float *cnt, float
         const int64_t off = iy * row;
         float *restrict srow = sp + (iy & 1) * row;
         step(c + off, vb + off, srow, cb + off, row, thr, leaky, keep, smax);
-        if (sops != NULL) {
-          const float *restrict f = fan + off;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t i = 0; i < row; ++i)
-            acc += srow[i] != 0 ? (counted ? (double)srow[i] * f[i] : (double)f[i]) : 0.0;
-        }
+        if (sops != NULL) acc += sop_row(srow, fan + off, row, small);
         if ((iy & 1) && iy / 2 < oh) {
           const float *restrict a = sp, *restrict b = sp + row;
           float *restrict o = out + (t * nb + bi) * oh * orow + (iy / 2) * orow;

@@ -201,7 +201,8 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
     membrane, the pool's counts, the SOPs per step (steps,) of the pool's reader as
     :func:`sop_counts` gives them from the output, or None without ``reader_fan``: its
-    fan-out per pool output in logical (C, OH, OW) order; ``counted``: burst spikes).
+    fan-out per pool output in logical (C, OH, OW) order; ``counted``: burst spikes, the
+    kernel's s·fan either way, which for 0/1 spikes is [s ≠ 0]·fan).
     ``count`` (the population's spike counts) is updated in place; ``gate_counts`` (the
     pool's; None: zeros) is updated in place; ``shared``: the pool's counts are ``count``
     itself (both counted from zero), ``gate_counts`` is ignored and None returned for it;
@@ -230,7 +231,8 @@ def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: f
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_pool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, None if g is None else _ptr(g),
                     _ptr(os_), None if f is None else _ptr(f),
-                    None if res is None else _ptr(res), int(counted), b, h, w, c, kh, kw,
+                    None if res is None else _ptr(res), _small(reader_fan, multi_spike),
+                    b, h, w, c, kh, kw,
                     steps, float(threshold), int(bool(leak)), float(1.0 - leak),
                     float(multi_spike), mode, torch.get_num_threads())
     return out, v, g, None if res is None else res.to(torch.float32)
@@ -244,6 +246,13 @@ def _reader_fan(fan: torch.Tensor | None, c: int, h: int, w: int, steps: int
         return None, None
     return (fan.view(c, h, w).permute(1, 2, 0).contiguous(),
             torch.zeros(steps, dtype=torch.float64))
+
+
+def _small(fan: torch.Tensor | None, multi_spike: int) -> int:
+    """1 where every SOP sum over the spikes into ``fan`` is below 2^24 (at most
+    ``multi_spike`` spikes an element): the kernels then sum in float32, exactly."""
+    return int(fan is not None and float(fan.double().sum()) * max(multi_spike, 1)
+               < SMALL_SOPS)
 
 
 def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
@@ -272,7 +281,8 @@ def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold
     cur, os_ = storage(current, True), storage(out, True)  # held: a copy must outlive the call
     lib.if_avgpool_f32(_ptr(cur), int(static), _ptr(v), cnt_ptr, _ptr(os_),
                        None if f is None else _ptr(f), None if res is None else _ptr(res),
-                       int(counted), b, h, w, c, steps, float(threshold), int(bool(leak)),
+                       _small(fan, multi_spike), b, h, w, c, steps,
+                       float(threshold), int(bool(leak)),
                        float(1.0 - leak), float(multi_spike), mode, torch.get_num_threads())
     return out, v, None if res is None else res.to(torch.float32)
 
