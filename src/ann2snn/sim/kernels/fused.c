@@ -407,8 +407,7 @@ void if_pool_f32(const float *cur, int is_static, float *v, float *cnt, float *g
       }
       for (int64_t iy = oh * kh; iy < h; ++iy)  /* below the last window */
         step(c + iy * row, vb + iy * row, sp, cb + iy * row, row, thr, leaky, keep, smax);
-      if (sops != NULL) { /* the whole plane once its rows are stored: a row read right */
-        /* after its narrow stores stalls on store forwarding (measured 3x the kernel)  */
+      if (sops != NULL) { /* the step's whole output plane in one call */
         const double acc = sop_row(out + (t * nb + bi) * oh * ow * nc, rfan, oh * ow * nc,
                                    small);
 #pragma omp atomic
