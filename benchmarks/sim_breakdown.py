@@ -7,7 +7,9 @@ operation of the shared window loop (sim/windows.py) per node: the synaptic prod
 For each product it prints the rate it reached against this CPU's matrix-product rate
 (the peak that snntoolbox_compare.py's dense bound assumes); the last lines put the
 products' time, at the rate they reach, next to the bound. The timers add a little
-Python per call, so the parts sum to slightly more than the untimed run.
+Python per call: the timed run is slightly slower than the untimed one, which is the
+figure set against the bound; what the timed ops leave of the timed run is the loop's
+own Python, the readout and simulate's bookkeeping.
 
 Run by hand (not a test):
   ANN2SNN_DATA=/path/to/data python benchmarks/sim_breakdown.py [--busy] [--weights W]
