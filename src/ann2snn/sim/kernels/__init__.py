@@ -1,6 +1,7 @@
 """Fused neuron kernels: the IF recurrence, the spiking max-pool gate and the
 synaptic-operation counts, each one pass over memory in one parallel region per window
-(fused.c, built and loaded by native.py, wrapped for tensors in ops.py).
+(fused.c, built and loaded by native.py, wrapped for tensors in ops.py); fused.c also
+holds the one-pass sums of the per-population diagnostics (analysis/layers.py).
 
 Which code runs is chosen here, by ``$ANN2SNN_KERNELS``:
 
