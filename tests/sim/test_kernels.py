@@ -210,7 +210,7 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         # the reader's SOPs, counted from the pooled spikes in the same pass
         got = kops.if_pool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
                                p.reset is ResetMode.ZERO, k, static, count, gate,
-                               reader_fan=fan, counted=p.multi_spike > 1, shared=shared)
+                               reader_fan=fan, shared=shared)
         assert got is not None
         out, v, gate, r_sops = got
         assert (gate is None) == shared
@@ -287,8 +287,7 @@ def test_if_avgpool_equals_the_scan_then_the_pool(lib, spatial, kw, static, rng)
         ref_sops = sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
                                          p.multi_spike > 1)
         got = kops.if_avgpool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                                  p.reset is ResetMode.ZERO, k, static, count, fan,
-                                  p.multi_spike > 1)
+                                  p.reset is ResetMode.ZERO, k, static, count, fan)
         assert got is not None
         out, v, got_sops = got
         st = IFState(v)

@@ -71,7 +71,7 @@ def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
 def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
                   leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
                   count: torch.Tensor, state: dict, inplace: bool = False,
-                  reader_fan: torch.Tensor | None = None, counted: bool = False
+                  reader_fan: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """A float IF population (membrane ``v``, current ``cur``) and the spiking max pool
     ``pool`` that alone reads it, in one fused pass (sim/kernels/): (the pool's output
@@ -93,7 +93,7 @@ def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, th
         state[key + "::shared"] = not bool(count.any())
     shared = state[key + "::shared"]
     r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
-                         static, count, state.get(key), inplace, reader_fan, counted, shared)
+                         static, count, state.get(key), inplace, reader_fan, shared)
     if r is None:
         if shared:  # run apart from now on: the pool's counts, so far the population's
             state[key], state[key + "::shared"] = count.clone(), False
@@ -106,7 +106,7 @@ def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, th
 
 def fused_if_avgpool(pool: n.AvgPool, cur: torch.Tensor, v: torch.Tensor, threshold: float,
                      leak: float, multi_spike: int, reset_zero: bool, k: int, static: bool,
-                     count: torch.Tensor, fan: torch.Tensor | None, counted: bool
+                     count: torch.Tensor, fan: torch.Tensor | None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """A float IF population and the 2×2 average pool ``pool`` that alone reads it, in one
     fused pass (sim/kernels/): (the pool's output, the new membrane, updated in place, the
@@ -116,7 +116,7 @@ def fused_if_avgpool(pool: n.AvgPool, cur: torch.Tensor, v: torch.Tensor, thresh
     if lib is None:
         return None
     return kops.if_avgpool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero,
-                               k, static, count, fan, counted, inplace=True)
+                               k, static, count, fan, inplace=True)
 
 
 def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict

@@ -112,14 +112,14 @@ class SpikingNetwork(torch.nn.Module):
                 return s, st
             return if_scan(cur, st, IFParams.of(node), k, static, count, inplace=True)
 
-        def if_pool(node, pool, cur, st, state, k, static, count, fan, counted):
+        def if_pool(node, pool, cur, st, state, k, static, count, fan):
             p = IFParams.of(node)
             args = (pool, cur, st.v, p.threshold, p.leak, p.multi_spike,
                     p.reset is ResetMode.ZERO, k, static, count)
             if isinstance(pool, n.AvgPool):
-                r = pooling.fused_if_avgpool(*args, fan, counted)
+                r = pooling.fused_if_avgpool(*args, fan)
                 return None if r is None else (r[0], IFState(r[1]), r[2])
-            r = pooling.fused_if_pool(*args, state, True, fan, counted)
+            r = pooling.fused_if_pool(*args, state, True, fan)
             return None if r is None else (r[0], IFState(r[1]), r[2])
 
         ops = WindowOps(inputs, init, scan, pooling.spiking_maxpool, self._sim_apply,

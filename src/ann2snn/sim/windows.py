@@ -70,11 +70,12 @@ class WindowOps:
     #: loop sums the spikes itself
     if_scan_counting: Callable | None = None
     #: (IF node, its only reader: a spiking max pool or an average pool, current, IF
-    #: state, the loop's state dict (a max pool's counts), k, static, count, fan, counted:
-    #: burst spikes) -> (the pool's output, IF state, SOPs per step (k,) or None) in one
-    #: fused pass, or None where it does not apply; None: never fused. ``fan`` (None: no
-    #: SOP counts): an average pool's own fan-out (its SOPs), or that of the synaptic node
-    #: that alone reads a max pool (that node's SOPs, :func:`pool_readers`)
+    #: state, the loop's state dict (a max pool's counts), k, static, count, fan) -> (the
+    #: pool's output, IF state, SOPs per step (k,) or None) in one fused pass, or None
+    #: where it does not apply; None: never fused. ``fan`` (None: no SOP counts): an
+    #: average pool's own fan-out (its SOPs), or that of the synaptic node that alone
+    #: reads a max pool (that node's SOPs, :func:`pool_readers`); the SOPs are Σ s·fan,
+    #: which counts every spike of a burst
     if_pool: Callable | None = None
 
 
@@ -255,16 +256,16 @@ def run_windows(graph: Graph, ops: WindowOps, b: int, timesteps: int, window: in
                 if name in fuse:  # the population and its pool in one pass
                     rd = fuse[name]
                     shape = tuple(cur.shape[1 if st else 2:])
-                    fan, key, counted = None, rd.name, name in burst  # the pool's own SOPs
+                    fan, key = None, rd.name  # the pool's own SOPs
                     if binary is not None and rd.synaptic:
                         fan = ops.fanout(rd, shape)
                     elif rd.name in ahead:  # its reader's, from the pooled spikes
-                        key, counted = ahead[rd.name].name, rd.name in burst
-                        fan = ops.fanout(ahead[rd.name], (shape[0], *(  # kernel = stride
-                            -(-d // kk) if rd.ceil_mode else d // kk
-                            for d, kk in zip(shape[1:], rd.kernel))))
+                        key = ahead[rd.name].name  # (windows tile: kernel = stride; a
+                        # partial window at the edge is declined by the kernel)
+                        fan = ops.fanout(ahead[rd.name], (shape[0], *(
+                            d // kk for d, kk in zip(shape[1:], rd.kernel))))
                     r = ops.if_pool(node, rd, cur, state[name], state, k, st, counts[name],
-                                    fan, counted)
+                                    fan)
                     if r is not None:
                         pooled[rd.name], state[name], r_sops = r
                         if r_sops is not None:

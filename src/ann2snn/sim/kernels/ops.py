@@ -193,16 +193,15 @@ def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
 def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
                 leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
                 count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False,
-                reader_fan: torch.Tensor | None = None, counted: bool = False,
-                shared: bool = False
+                reader_fan: torch.Tensor | None = None, shared: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None,
                            torch.Tensor | None] | None:
     """A float IF population and the spiking max pool ``node`` that alone reads it, in one
     pass (channels-last 2-d only): (the pool's output spikes (steps, B, C, OH, OW), the new
     membrane, the pool's counts, the SOPs per step (steps,) of the pool's reader as
     :func:`sop_counts` gives them from the output, or None without ``reader_fan``: its
-    fan-out per pool output in logical (C, OH, OW) order; ``counted``: burst spikes, the
-    kernel's s·fan either way, which for 0/1 spikes is [s ≠ 0]·fan).
+    fan-out per pool output in logical (C, OH, OW) order; the kernel sums s·fan, which is
+    [s ≠ 0]·fan for 0/1 spikes and counts each spike of a burst).
     ``count`` (the population's spike counts) is updated in place; ``gate_counts`` (the
     pool's; None: zeros) is updated in place; ``shared``: the pool's counts are ``count``
     itself (both counted from zero), ``gate_counts`` is ignored and None returned for it;
@@ -257,15 +256,14 @@ def _small(fan: torch.Tensor | None, multi_spike: int) -> int:
 
 def if_avgpool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
                    leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
-                   count: torch.Tensor, fan: torch.Tensor | None, counted: bool,
-                   inplace: bool = False
+                   count: torch.Tensor, fan: torch.Tensor | None, inplace: bool = False
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """A float IF population and the 2×2 average pool ``node`` (stride 2, no padding,
     floor mode) that alone reads it, in one pass (channels-last only): (the pool's output
     (steps, B, C, OH, OW), the new membrane, the pool's synaptic operations per step
     (steps,) float32 as :func:`sop_counts` gives them, or None without ``fan``). ``fan``:
-    the pool's fan-out per input element in logical (C, H, W) order; ``counted``: burst
-    spikes (s·fan). ``count`` and ``inplace`` as for :func:`if_scan_f32`. The same output
+    the pool's fan-out per input element in logical (C, H, W) order (s·fan summed, as in
+    :func:`if_pool_f32`). ``count`` and ``inplace`` as for :func:`if_scan_f32`. The same output
     as :func:`if_scan_f32` followed by the simulator's 2×2 average pooling."""
     got = _fused_current(current, v0, count, steps, static) if is_2x2(node) else None
     if got is None:
