@@ -4,15 +4,21 @@ Simulates the LeNet-5 of benchmarks/mnist_lenet.py (batch norm, max pooling; INI
 conversion options, as the README's speed figures) at T = 32, batch 50, and times every
 operation of the shared window loop (sim/windows.py) per node: the synaptic products
 (torch / oneDNN), the fused neuron kernels, the gate, the synaptic-operation counts.
-For each product it prints the rate it reached against this CPU's matrix-product rate
-(the peak that snntoolbox_compare.py's dense bound assumes); the last lines put the
+For each product it prints the rate it reached against this CPU's float32 product rate
+(snntoolbox_compare.peak_flops: the better of MKL's matrix product and oneDNN's
+convolution, the peak the dense bound assumes); the last lines put the
 products' time, at the rate they reach, next to the bound. The timers add a little
 Python per call: the timed run is slightly slower than the untimed one, which is the
 figure set against the bound; what the timed ops leave of the timed run is the loop's
 own Python, the readout and simulate's bookkeeping.
 
+With --config, the network, data, T and batch size are an snntoolbox INI config's
+instead (e.g. the CNNs that benchmarks/snntoolbox_compare.py writes to
+WORK_DIR/configs/), so any of its models can be broken down the same way.
+
 Run by hand (not a test):
   ANN2SNN_DATA=/path/to/data python benchmarks/sim_breakdown.py [--busy] [--weights W]
+  python benchmarks/sim_breakdown.py --config WORK_DIR/configs/cnn_bn_avg_relu.ini
 """
 
 from __future__ import annotations
@@ -99,8 +105,11 @@ def main() -> None:
     ap.add_argument("--data-dir", help="folder with the MNIST IDX files (else $ANN2SNN_DATA)")
     ap.add_argument("--weights", default=None, help="reuse/save LeNet-5 weights here")
     ap.add_argument("--samples", type=int, default=500)
-    ap.add_argument("--batch-size", type=int, default=50)
-    ap.add_argument("--timesteps", "-T", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=None, help="default 50 (or the config's)")
+    ap.add_argument("--timesteps", "-T", type=int, default=None,
+                    help="default 32 (or the config's)")
+    ap.add_argument("--config", default=None,
+                    help="an snntoolbox INI config: its model, data, T and batch size")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (default: the thread policy's choice under the load)")
@@ -110,10 +119,14 @@ def main() -> None:
     lenet, kc = _module("mnist_lenet"), _module("kernels_compare")
     peak = _module("snntoolbox_compare").peak_flops()
 
-    model, train_set, test = lenet.trained(args.data_dir, args.weights)
-    snn = ann2snn.convert(model, train_set.x[:1000], **kc.PRE_ISSUE14)
-    xs = test.x[:args.samples]
-    T, bs = args.timesteps, args.batch_size
+    if args.config:
+        snn, xs, T, bs = _from_config(args.config, args.samples)
+        label = Path(args.config).stem
+    else:
+        model, train_set, test = lenet.trained(args.data_dir, args.weights)
+        snn = ann2snn.convert(model, train_set.x[:1000], **kc.PRE_ISSUE14)
+        xs, T, bs, label = test.x[:args.samples], 32, 50, "LeNet-5"
+    T, bs = args.timesteps or T, args.batch_size or bs
     for node in snn.graph:
         if isinstance(node, (n.Conv, n.Dense)):
             _WEIGHTS[node.name] = snn.params.get(node.name, "weight").numel()
@@ -140,8 +153,8 @@ def main() -> None:
                   key=lambda k: -float(np.median([tm.seconds[k] for tm in parts])))
     med = {k: float(np.median([tm.seconds.get(k, 0.0) for tm in parts])) * per for k in keys}
     macs = parts[0].macs
-    print(f"LeNet-5, T = {T}, batch {bs}, {len(xs)} samples, {threads} threads, "
-          f"{'busy' if args.busy else 'quiet'}; matrix-product peak {peak / 1e9:.0f} GFLOP/s")
+    print(f"{label}, T = {T}, batch {bs}, {len(xs)} samples, {threads} threads, "
+          f"{'busy' if args.busy else 'quiet'}; product peak {peak / 1e9:.0f} GFLOP/s")
     print(f"{'op':<18}{'node':<24}{'ms/sample':>10}{'share':>7}{'GFLOP/s':>9}{'of peak':>8}")
     total = sum(med.values())
     dense_s, bound_flop = 0.0, 0.0
@@ -167,6 +180,27 @@ def main() -> None:
     print(f"the products alone, at the rate they reach: {dense_s:.3f} ms = "
           f"{dense_s / bound:.2f}x the bound; everything else (neurons, gate, counts, "
           f"readout, loop): {total - dense_s:.3f} ms")
+
+
+def _from_config(ini: str, samples: int):
+    """(SNN, test inputs, T, batch size) of an snntoolbox INI config, converted as
+    `ann2snn run` converts it (its run folder goes to a temporary directory)."""
+    import logging
+    import tempfile
+
+    from ann2snn.compat.snntoolbox import config_from_ini
+    from ann2snn.data import load_dataset
+    from ann2snn.pipeline import run_pipeline
+
+    logging.getLogger("ann2snn").setLevel(logging.ERROR)
+    cfg = config_from_ini(Path(ini))
+    cfg.tools.simulate = False
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.output.dir = str(Path(tmp) / "run")
+        snn, _, _ = run_pipeline(cfg, progress=False)
+    d = cfg.data
+    test = load_dataset(d.dataset, "test", data_dir=d.data_dir, standardize=d.standardize)
+    return snn, test.x[:samples], cfg.simulation.timesteps, cfg.simulation.batch_size
 
 
 def _is_static(graph, name: str) -> bool:
