@@ -13,7 +13,7 @@ batch by batch, in one process; ms per sample is the median over the batches.
 The peers are not dependencies of ann2snn: install them in a benchmark-only environment
 that sees the same torch, e.g.
     python -m venv --system-site-packages /work/peers-venv
-    /work/peers-venv/bin/pip install --no-deps spikingjelly sinabs pbr
+    /work/peers-venv/bin/pip install --no-deps spikingjelly sinabs pbr loguru
     ANN2SNN_DATA=/path/to/data /work/peers-venv/bin/python benchmarks/peers_compare.py [--busy]
 """
 
