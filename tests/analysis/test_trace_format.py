@@ -104,6 +104,23 @@ def test_poisson_trace_equals_the_same_sample_in_a_batched_run(small_snn):
         np.testing.assert_array_equal(batched.arrays[key], alone.arrays[key])
 
 
+def test_recorder_windows_append_to_one_buffer_per_batch(small_snn):
+    """Windows of 3 steps give the trace of one 20-step window, each layer, kind and batch
+    in one growing buffer (a small array per window fragmented the heap), and a second
+    batch starts its own."""
+    snn, x, _ = small_snn
+    whole, parts = TraceRecorder(), TraceRecorder()
+    snn.run_batch(torch.from_numpy(x[:4]), 20, probe=whole, window=20)
+    for lo in (0, 4):  # two batches
+        snn.run_batch(torch.from_numpy(x[lo:lo + 4]), 20, probe=parts, window=3)
+    a, b = whole.trace(snn.graph), parts.trace(snn.graph)
+    assert b.timesteps == 20 and len(b.samples) == 8
+    assert set(a.arrays) == set(b.arrays)
+    for k, arr in a.arrays.items():
+        np.testing.assert_array_equal(b.arrays[k][:, :4], arr)
+    assert parts._chunks and all(len(c) == 2 for c in parts._chunks.values())
+
+
 def _write_npz(path, meta, **arrays):
     np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
 

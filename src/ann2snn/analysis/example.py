@@ -15,6 +15,11 @@ from .traceio import Trace
 #: neurons × steps kept per population: 96 neurons up to T = 1024, fewer beyond, so the
 #: example trace stays a few MiB at any T (docs/scale-out.md, "Memory")
 NEURON_STEPS = 96 * 1024
+#: steps per window of the traced run. A window is sized by the batch, so one sample
+#: alone got thousands of steps per window, and the traced path's per-step tensors of
+#: whole populations with them: the example cost 120 MiB at T = 30,000 (digits CNN);
+#: windows do not change the spikes (docs/design.md §5)
+WINDOW = 256
 
 
 def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Encoding,
@@ -38,8 +43,9 @@ def record_example(snn, x: np.ndarray, index: int, timesteps: int, encoding: Enc
     dev = snn.params_device()
     xb = torch.from_numpy(x[index:index + 1]).clone(memory_format=torch.contiguous_format)
     snn.run_batch(xb.to(dev), timesteps, encoding,  # standard strides: see evaluate.py
-                  seed=seed, input_rate=input_rate, sample_index=torch.tensor([index]),
-                  probe=rec, synaptic_delay=synaptic_delay)
+                  window=min(timesteps, WINDOW), seed=seed, input_rate=input_rate,
+                  sample_index=torch.tensor([index]), probe=rec,
+                  synaptic_delay=synaptic_delay)
     if ann_acts:
         rec.add_ann(0, ann_acts)
     return rec.trace(snn.graph, [index], "ann2snn float simulator (neuron subset)",

@@ -68,7 +68,7 @@ class TraceRecorder:
         if bad:
             raise TraceError(f"unknown trace kinds {bad}; kinds are {', '.join(STEP_KINDS)}")
         self.neurons = {k: np.asarray(v, dtype=np.int64) for k, v in (neurons or {}).items()}
-        self._chunks: dict[tuple[str, str], list[tuple[int, int, np.ndarray]]] = {}
+        self._chunks: dict[tuple[str, str], list[tuple[int, int, _Steps]]] = {}
         self._ann: dict[str, list[tuple[int, np.ndarray]]] = {}
         self._seen: set[tuple[str, str]] = set()
         self._offset = 0
@@ -100,8 +100,13 @@ class TraceRecorder:
         arr = tensor.detach()[:, local].reshape(k, len(local), -1)
         if name in self.neurons:
             arr = arr[:, :, torch.as_tensor(self.neurons[name], device=arr.device)]
-        arr = arr.cpu().numpy().copy()
-        self._chunks.setdefault((name, kind), []).append((self._offset, t0, arr))
+        arr = arr.cpu().numpy()
+        chunks = self._chunks.setdefault((name, kind), [])
+        last = chunks[-1] if chunks else None
+        if last is not None and last[0] == self._offset and last[1] + last[2].n == t0:
+            last[2].append(arr)  # the window after the last one: into the same buffer
+        else:
+            chunks.append((self._offset, t0, _Steps(arr.copy())))
 
     def set_inputs(self, names: Iterable[str]) -> None:
         """Tell the recorder which nodes are inputs (their "spikes" are always kept)."""
@@ -166,11 +171,36 @@ class TraceRecorder:
         return tr
 
 
-def _assemble(chunks: list[tuple[int, int, np.ndarray]]) -> np.ndarray:
-    """(offset, t0, (K, s, N)) chunks -> (T, S, N): time within a batch, then batches."""
+class _Steps:
+    """The recorded steps of one layer, kind and batch, the windows appended in order to
+    one buffer that doubles when full. (A small array kept per window, alive between each
+    window's large temporaries, fragmented the heap: tracing one sample at T = 30,000
+    grew the process by 290 MiB, where a no-op probe grew it by nothing; measured on the
+    digits CNN.)"""
+
+    def __init__(self, first: np.ndarray):
+        self.buf, self.n = first, first.shape[0]
+
+    def append(self, arr: np.ndarray) -> None:
+        need = self.n + arr.shape[0]
+        if need > self.buf.shape[0]:
+            grown = np.empty((max(need, 2 * self.buf.shape[0]),) + self.buf.shape[1:],
+                             self.buf.dtype)
+            grown[:self.n] = self.buf[:self.n]
+            self.buf = grown
+        self.buf[self.n:need] = arr
+        self.n = need
+
+    def array(self) -> np.ndarray:
+        return self.buf[:self.n]
+
+
+def _assemble(chunks: list[tuple[int, int, _Steps]]) -> np.ndarray:
+    """(offset, t0, steps (K, s, N)) chunks -> (T, S, N): time within a batch, then
+    batches."""
     by_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for off, t0, arr in chunks:
-        by_batch.setdefault(off, []).append((t0, arr))
+    for off, t0, steps in chunks:
+        by_batch.setdefault(off, []).append((t0, steps.array()))
     parts = [np.concatenate([a for _, a in sorted(v, key=lambda p: p[0])], 0)
              for _, v in sorted(by_batch.items())]
     return np.concatenate(parts, 1)
