@@ -24,7 +24,6 @@ import ctypes
 import importlib.util
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -135,16 +134,6 @@ def tap_order(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     return acc + b.view(1, co, 1, 1)
 
 
-def best_of(fn, reps: int) -> float:
-    fn()
-    t = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -165,8 +154,9 @@ def main() -> None:
         for name, _, ci, hw, co, k in LAYERS:  # exact: the same sums in the same order
             x = (torch.rand(4, ci, hw, hw) < 0.2).float()
             w, b = torch.randn(co, ci, k, k), torch.randn(co)
-            same = torch.equal(events(dll, x, w, b, threads), tap_order(x, w, b))
-            dev = (events(dll, x, w, b, threads) - F.conv2d(x, w, b)).abs().max().item()
+            e = events(dll, x, w, b, threads)
+            same = torch.equal(e, tap_order(x, w, b))
+            dev = (e - F.conv2d(x, w, b)).abs().max().item()
             print(f"{name}: equal to the tap-order sum: {same}; largest difference from "
                   f"conv2d {dev:.2g}")
         print(f"\n{threads} threads, {'busy' if args.busy else 'quiet'}; ms per call, "
@@ -180,8 +170,8 @@ def main() -> None:
                 for d in (float(s) for s in args.densities.split(",")):
                     x = (torch.rand(nb, ci, hw, hw) < d).float().contiguous(
                         memory_format=torch.channels_last)
-                    td = best_of(lambda x=x, w=w, b=b: F.conv2d(x, w, b), args.reps)
-                    te = best_of(lambda x=x, w=w, b=b: events(dll, x, w, b, threads),
+                    td = kc.best_of(lambda x=x, w=w, b=b: F.conv2d(x, w, b), args.reps)
+                    te = kc.best_of(lambda x=x, w=w, b=b: events(dll, x, w, b, threads),
                                  args.reps)
                     print(f"{name:<34}{d:>8.2f}{td * 1e3:>9.2f}{flop / td / 1e9:>9.0f}"
                           f"{te * 1e3:>9.2f}{td / te:>14.2f}x")

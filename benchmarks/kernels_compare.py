@@ -46,6 +46,17 @@ def lenet_module():
     return mod
 
 
+def best_of(fn, reps: int) -> float:
+    """Seconds of the fastest of ``reps`` calls of ``fn``, after one warm-up call."""
+    fn()
+    t = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t = min(t, time.perf_counter() - t0)
+    return t
+
+
 @contextlib.contextmanager
 def busy_loop(on: bool):
     """A competing process: a pure-Python busy loop pinned to our last CPU."""

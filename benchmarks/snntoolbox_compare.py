@@ -308,22 +308,14 @@ def product_rates() -> dict[str, float]:
     convolution (oneDNN), best of 5 each, at the current torch threads."""
     import torch
 
-    def best(fn) -> float:
-        fn()
-        t = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            fn()
-            t = min(t, time.perf_counter() - t0)
-        return t
-
+    best = _kernels_compare().best_of
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    gemm = 2 * 2048 ** 3 / best(lambda: a @ b)
+    gemm = 2 * 2048 ** 3 / best(lambda: a @ b, 5)
     x = torch.randn(32, 256, 32, 32).contiguous(memory_format=torch.channels_last)
     w = torch.randn(256, 256, 3, 3)
     with torch.no_grad():
         conv = 2 * 32 * 32 * 32 * 256 * 256 * 9 / best(
-            lambda: torch.nn.functional.conv2d(x, w, padding=1))
+            lambda: torch.nn.functional.conv2d(x, w, padding=1), 5)
     return {"MKL matrix product": gemm, "oneDNN convolution": conv}
 
 
