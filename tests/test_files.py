@@ -40,3 +40,55 @@ def test_written_files_get_the_permissions_of_an_ordinary_file(tmp_path):
     (tmp_path / "ref").write_bytes(b"x")  # open() applies the umask; mkstemp gives 0600
     write_atomic(tmp_path / "f", b"x")
     assert (tmp_path / "f").stat().st_mode == (tmp_path / "ref").stat().st_mode
+
+
+def _signal_just_after(monkeypatch, name: str, marker: str):
+    """``os.<name>`` does its work, then a signal's handler raises, as Ctrl-C can do the
+    instant after the call (CI once found a staging folder left that way)."""
+    import os
+
+    real = getattr(os, name)
+
+    def call(path, *args, **kwargs):
+        out = real(path, *args, **kwargs)
+        if marker in os.fspath(path):
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(os, name, call)
+
+
+def test_a_signal_just_after_the_staging_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    from ann2snn.files import atomic_dir
+
+    _signal_just_after(monkeypatch, "mkdir", ".partial-")
+    with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "run"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    _signal_just_after(monkeypatch, "open", ".m.json.")
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "m.json", b"new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_raising_signal_handler_cannot_leave_the_signals_blocked(monkeypatch):
+    import signal
+
+    from ann2snn import files
+
+    real = signal.pthread_sigmask
+
+    def mask(how, sigs):
+        out = real(how, sigs)
+        if how == signal.SIG_BLOCK and sigs:  # a signal that came just before it
+            raise KeyboardInterrupt
+        return out
+
+    before = real(signal.SIG_BLOCK, [])
+    monkeypatch.setattr(signal, "pthread_sigmask", mask)
+    with pytest.raises(KeyboardInterrupt), files._signals_held():
+        pass
+    assert real(signal.SIG_BLOCK, []) == before

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +27,23 @@ def _umask() -> int:
     return mask
 
 
-_MODE = 0o666 & ~_umask()  # mkstemp creates 0600; give files the usual permissions
+_MODE = 0o666 & ~_umask()  # the usual permissions (a writer may replace the file)
+
+
+def _fresh(parent: Path, prefix: str, suffix: str = "") -> Path:
+    """A name in ``parent`` that nothing has yet (it is not created here): the caller
+    holds the name *before* it creates the file or folder, inside the ``try`` that
+    removes it, so a signal at any moment after the creation still gets it removed."""
+    while True:
+        tmp = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        if not os.path.lexists(tmp):
+            return tmp
+
+
+def _taken(e: BaseException, tmp: Path) -> bool:
+    """Whether ``e`` says that another process took ``tmp`` between :func:`_fresh` and
+    its creation here: then it is not ours to remove."""
+    return isinstance(e, FileExistsError) and e.filename == str(tmp)
 
 
 @contextlib.contextmanager
@@ -37,17 +53,29 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     temporary name ends in ``path``'s suffix (or ``suffix``), so that writers that pick
     the format from the name write the right one."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.",
-                                suffix=path.suffix if suffix is None else suffix,
-                                dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _fresh(path.parent, f".{path.name}.", path.suffix if suffix is None else suffix)
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _MODE))
         yield tmp
         os.chmod(tmp, _MODE)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        if not _taken(e, tmp):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def probe_writable(folder: Path) -> None:
+    """Create a file in ``folder`` and remove it (``OSError`` where it cannot be made);
+    nothing is left whenever a signal comes."""
+    tmp = _fresh(folder, ".ann2snn-write-test-")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        tmp.unlink()
+    except BaseException as e:
+        if not _taken(e, tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise
 
 
@@ -66,13 +94,16 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (they are delivered after the block), in the main thread."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
+    """SIGINT and SIGTERM wait (they are delivered after the block), in the main thread.
+    The mask to restore is read before anything is blocked, so that a handler which
+    raises between the two calls (a signal that came just before) cannot leave the
+    process with SIGINT blocked."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -87,16 +118,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
-    try:
+    tmp = _fresh(path.parent, f".{path.name}.partial-")
+    try:  # from before the folder exists: a signal at any moment after removes it
+        tmp.mkdir(mode=0o777 & ~_umask())
         yield tmp
-    except BaseException:
         with _signals_held():
-            shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    with _signals_held():
-        try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
             if path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
             if not path.exists():
@@ -105,6 +131,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             for entry in tmp.iterdir():
                 os.replace(entry, path / entry.name)
             tmp.rmdir()
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    except BaseException as e:
+        if not _taken(e, tmp):
+            with _signals_held():
+                shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
+from .files import probe_writable
 
 
 def positive_int(value, name: str) -> int:
@@ -75,12 +75,10 @@ def writable_output(path: str | os.PathLike, name: str = "output", *,
         raise ConfigError(f"{name} {path}: {parent} is a file, not a folder; choose another "
                           "location")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".ann2snn-write-test-", dir=parent)
+        probe_writable(parent)
     except OSError as e:
         raise ConfigError(f"{name} {path} cannot be written ({parent}: "
                           f"{e.strerror or e}); choose a folder you can write to") from None
-    os.close(fd)
-    os.unlink(probe)
     return path
 
 

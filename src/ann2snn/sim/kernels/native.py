@@ -19,9 +19,10 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
+
+from ...files import atomic_path
 
 SOURCE = Path(__file__).with_name("fused.c")
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fPIC", "-shared"]
@@ -89,20 +90,14 @@ def _build(cc: str, target: Path) -> None:
     """Compile into a temporary name in the target's folder, then rename (atomic: a
     concurrent process sees the old library or the new one, never a half-written one)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         # a compiler without -march=native or OpenMP builds a portable or serial library
         for extra in (OPENMP + NATIVE, OPENMP, []):
-            r = subprocess.run([cc, *FLAGS, *extra, "-o", tmp, str(SOURCE), "-lm"],
+            r = subprocess.run([cc, *FLAGS, *extra, "-o", str(tmp), str(SOURCE), "-lm"],
                                capture_output=True, text=True, timeout=300)
             if r.returncode == 0:
-                os.replace(tmp, target)
                 return
         raise RuntimeError(f"{cc} failed: {r.stderr.strip()[-500:]}")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load() -> ctypes.CDLL | None:
