@@ -9,6 +9,10 @@ import pytest
 import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+if not torch.cuda.is_available():
+    # the GPU kernels (sim/kernels/gpu.py) run on CPU tensors in Triton's interpreter,
+    # which must be on before triton is first imported; nothing else uses Triton here
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

@@ -76,13 +76,11 @@ def if_scan(current: torch.Tensor, state: IFState, p: IFParams, steps: int,
     the old state; the simulator's loop). Runs the fused kernel (one pass over the
     window, counting included) where it applies, else :func:`if_scan_torch`.
     """
-    lib = kernels.library() if current.device.type == "cpu" else None
-    if lib is not None:
-        r = kops.if_scan_f32(lib, current, state.v, p.threshold, p.leak, p.multi_spike,
-                             p.reset is ResetMode.ZERO, p.membrane_readout, steps, static,
-                             count, inplace)
-        if r is not None:
-            return r[0], IFState(r[1])
+    args = (current, state.v, p.threshold, p.leak, p.multi_spike, p.reset is ResetMode.ZERO,
+            p.membrane_readout, steps, static, count, inplace)
+    r = kernels.fused("if_scan_f32", current.device, *args)
+    if r is not None:
+        return r[0], IFState(r[1])
     return if_scan_torch(current, state, p, steps, static, count)
 
 

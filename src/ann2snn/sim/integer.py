@@ -35,7 +35,6 @@ from ..ir.quant import if_thresholds
 from . import kernels
 from .encoders import Encoding
 from .integer_ops import IntParams, int_apply, spiking_maxpool
-from .kernels import ops as kops
 from .simulator import SpikingNetwork, plan_windows
 from .windows import BatchOutput, Probe, WindowOps, run_chunked, run_windows
 
@@ -173,12 +172,11 @@ def int_if_scan(cur: torch.Tensor, v: torch.Tensor, p: IntIFParams, k: int, stat
     spike counts to add the window's spikes to, in place; ``inplace``: the new v may be
     ``v`` itself. The fused kernel (sim/kernels/) where it applies, else tensor
     operations per step."""
-    lib = kernels.library() if cur.device.type == "cpu" else None
-    if lib is not None:
-        r = kops.if_scan_i64(lib, cur, v, p.threshold, p.limit, p.multi_spike, p.reset_zero,
-                             p.membrane_readout, k, static, count, inplace)
-        if r is not None:
-            return r
+    args = (cur, v, p.threshold, p.limit, p.multi_spike, p.reset_zero, p.membrane_readout,
+            k, static, count, inplace)
+    r = kernels.fused("if_scan_i64", cur.device, *args)
+    if r is not None:
+        return r
     s, v = _int_if_scan_torch(cur, v, p, k, static)
     if count is not None and not p.membrane_readout:
         count += s.sum(0)

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 
 from ..ir import nodes as n
 from . import kernels
-from .kernels import ops as kops
 from .kernels.ops import is_2x2
 
 
@@ -55,13 +54,10 @@ def spiking_maxpool(node: n.SpikingMaxPool, s: torch.Tensor, state: dict) -> tor
 
 def fused_gate(node: n.SpikingMaxPool, s: torch.Tensor, state: dict, key: str
                ) -> torch.Tensor | None:
-    """The fused spiking max-pool gate (sim/kernels/) on CPU, keeping the counts in
-    ``state[key]``; None where it does not apply (then the caller's torch path runs).
+    """The fused spiking max-pool gate (sim/kernels/: C on CPU, Triton on CUDA), keeping
+    the counts in ``state[key]``; None where it does not apply (then the caller's torch path runs).
     Float and integer spikes alike."""
-    lib = kernels.library() if s.device.type == "cpu" else None
-    if lib is None:
-        return None
-    r = kops.maxpool_gate(lib, node, s, state.get(key))
+    r = kernels.fused("maxpool_gate", s.device, node, s, state.get(key))
     if r is None:
         return None
     state[key] = r[1]
@@ -85,15 +81,15 @@ def fused_if_pool(pool: n.SpikingMaxPool, cur: torch.Tensor, v: torch.Tensor, th
     start from zero (the first window, ``count`` all zero) the pool gates with ``count``
     from then on ("::shared" in ``state``) and keeps no counts of its own, unless a later
     window runs apart: then its counts are ``count`` as it stands."""
-    lib = kernels.library() if cur.device.type == "cpu" else None
-    if lib is None:
+    if not kernels.any_for(cur.device):
         return None
     key = pool.name + "::count"
     if key not in state and key + "::shared" not in state:  # the first window
         state[key + "::shared"] = not bool(count.any())
     shared = state[key + "::shared"]
-    r = kops.if_pool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero, k,
-                         static, count, state.get(key), inplace, reader_fan, shared)
+    r = kernels.fused("if_pool_f32", cur.device, pool, cur, v, threshold, leak, multi_spike,
+                      reset_zero, k, static, count, state.get(key), inplace, reader_fan,
+                      shared)
     if r is None:
         if shared:  # run apart from now on: the pool's counts, so far the population's
             state[key], state[key + "::shared"] = count.clone(), False
@@ -112,11 +108,8 @@ def fused_if_avgpool(pool: n.AvgPool, cur: torch.Tensor, v: torch.Tensor, thresh
     fused pass (sim/kernels/): (the pool's output, the new membrane, updated in place, the
     pool's synaptic operations per step, or None without ``fan``); ``count`` is updated as
     the population's scan would. None where the kernel does not apply."""
-    lib = kernels.library() if cur.device.type == "cpu" else None
-    if lib is None:
-        return None
-    return kops.if_avgpool_f32(lib, pool, cur, v, threshold, leak, multi_spike, reset_zero,
-                               k, static, count, fan, inplace=True)
+    return kernels.fused("if_avgpool_f32", cur.device, pool, cur, v, threshold, leak,
+                         multi_spike, reset_zero, k, static, count, fan, True)
 
 
 def spiking_maxpool_torch(node: n.SpikingMaxPool, s: torch.Tensor, state: dict

@@ -13,18 +13,15 @@ from __future__ import annotations
 import torch
 
 from . import kernels
-from .kernels import ops as kops
 
 
 def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, b: int, binary: bool,
                counted: bool = False) -> torch.Tensor:
     """SOPs per step (k,) of the events in ``x`` (k·b, ...); ``binary``: x is 0/1 already;
     ``counted``: x holds spike counts (burst spikes), an element of m spikes is m events."""
-    lib = kernels.library() if x.device.type == "cpu" else None
-    if lib is not None:
-        r = kops.sop_counts(lib, x, fan, k, counted)
-        if r is not None:
-            return r
+    r = kernels.fused("sop_counts", x.device, x, fan, k, counted)
+    if r is not None:
+        return r
     return sop_counts_torch(x, fan, k, b, binary, counted)
 
 

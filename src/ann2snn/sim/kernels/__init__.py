@@ -6,12 +6,17 @@ holds the one-pass sums of the per-population diagnostics (analysis/layers.py).
 Which code runs is chosen here, by ``$ANN2SNN_KERNELS``:
 
 - ``auto`` (default): the compiled kernels where they apply (CPU, float32 or int64, the
-  layouts the simulator produces), else the pure-torch code;
+  layouts the simulator produces; on CUDA the Triton kernels of gpu.py), else the
+  pure-torch code;
 - ``torch``: always the pure-torch code (sim/functional.py, sim/pooling.py, ...);
-- ``native``: the compiled kernels, and an error if they cannot be built.
+- ``native``: the compiled kernels, and an error if they cannot be built (or, on CUDA,
+  if Triton is missing);
+- ``triton``: the Triton kernels on every device; on CPU tensors they run in Triton's
+  interpreter (``TRITON_INTERPRET=1``), which is how CI checks the GPU kernels without
+  a GPU (slow: for testing only).
 
-Both give identical spikes (tests/sim/test_kernels.py; CI runs tests/sim both ways).
-On CUDA the pure-torch code runs (no fused GPU kernel yet).
+All give identical spikes (tests/sim/test_kernels.py, test_kernels_gpu.py; CI runs
+tests/sim with the C kernels and with the pure-torch code).
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ from __future__ import annotations
 import logging
 import os
 
+import torch
+
 from ...errors import SimulationError
 from . import native
 
 ENV = "ANN2SNN_KERNELS"
-MODES = ("auto", "torch", "native")
+MODES = ("auto", "torch", "native", "triton")
 log = logging.getLogger("ann2snn")
 _warned: list[bool] = []
+_warned_gpu: list[bool] = []
 
 
 def mode() -> str:
@@ -39,7 +47,7 @@ def mode() -> str:
 def library():
     """The compiled kernels, or None when the pure-torch code is to run."""
     m = mode()
-    if m == "torch":
+    if m in ("torch", "triton"):
         return None
     lib = native.load()
     if lib is None:
@@ -57,3 +65,47 @@ def library():
 def active() -> str:
     """``"native"`` or ``"torch"``: what the CPU simulator runs (builds on first call)."""
     return "native" if library() is not None else "torch"
+
+
+def gpu_kernels(device: torch.device):
+    """The Triton kernels (gpu.py) for tensors on ``device``, or None when the pure-torch
+    code is to run there (the CPU's compiled kernels are :func:`library`'s)."""
+    m = mode()
+    if m == "torch" or (device.type != "cuda" and m != "triton"):
+        return None
+    from . import gpu as g
+
+    if g.available() and (device.type == "cuda" or g.interpreted()):
+        return g
+    if not g.available():
+        why = g.failure()
+    else:
+        why = ("on CPU tensors they run in Triton's interpreter only: set TRITON_INTERPRET=1 "
+               "(for testing; it is slow)")
+    if m in ("native", "triton"):
+        raise SimulationError(f"{ENV}={m}, but the Triton kernels cannot run on {device}: "
+                              f"{why}; unset {ENV} for the kernels that fit this device")
+    if not _warned_gpu:
+        _warned_gpu.append(True)
+        log.warning("ann2snn: fused GPU kernels unavailable (%s); using the pure-torch code "
+                    "(same spikes, slower)", why)
+    return None
+
+
+def fused(name: str, device: torch.device, *args):
+    """The fused kernel ``name`` for tensors on ``device``: ``ops.<name>(library(), *args)``
+    on CPU, ``gpu.<name>(*args)`` on CUDA; None where none applies (then the caller runs
+    its pure-torch code)."""
+    lib = library() if device.type == "cpu" else None
+    if lib is not None:
+        from . import ops
+
+        return getattr(ops, name)(lib, *args)
+    g = gpu_kernels(device)
+    return None if g is None else getattr(g, name)(*args)
+
+
+def any_for(device: torch.device) -> bool:
+    """Whether fused kernels run for tensors on ``device`` (C on CPU, Triton on CUDA)."""
+    return (library() if device.type == "cpu" else None) is not None \
+        or gpu_kernels(device) is not None

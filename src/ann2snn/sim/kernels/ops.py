@@ -30,12 +30,14 @@ def channels_last(t: torch.Tensor) -> bool:
 
 
 def empty_steps(k: int, like: torch.Tensor, cl: bool, dtype=None) -> torch.Tensor:
-    """(k, *like.shape), each step in ``like``'s layout (channels-last if ``cl``)."""
+    """(k, *like.shape) on ``like``'s device, each step in ``like``'s layout (channels-last
+    if ``cl``)."""
     dtype = dtype or like.dtype
     if cl:
         return torch.empty((k * like.shape[0], *like.shape[1:]), dtype=dtype,
+                           device=like.device,
                            memory_format=torch.channels_last).view(k, *like.shape)
-    return torch.empty((k, *like.shape), dtype=dtype)
+    return torch.empty((k, *like.shape), dtype=dtype, device=like.device)
 
 
 def _cpu(*ts: torch.Tensor) -> bool:
@@ -156,7 +158,7 @@ def tiles(node) -> bool:
     no dilation (ceil mode then only matters for a partial window, which is refused
     by :func:`maxpool_gate`)."""
     return (tuple(node.kernel) == tuple(node.stride) and not any(node.padding)
-            and all(d == 1 for d in node.dilation))
+            and all(d == 1 for d in getattr(node, "dilation", ())))
 
 
 def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None

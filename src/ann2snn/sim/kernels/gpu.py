@@ -1,0 +1,516 @@
+"""The fused neuron kernels for CUDA, in Triton: the float and integer IF scans (integrate,
+compare, reset, count: one kernel per population and window, the steps looped inside
+it, the membrane and counts held in registers), the spiking max-pool gate (one kernel
+per pool and window) and the synaptic-operation counts (one kernel per window).
+
+Why Triton: it ships with every CUDA build of torch (no compiler or CUDA toolkit to
+install, unlike a C++/CUDA extension), compiles for the GPU at hand on first use, and
+has an interpreter that runs the same kernels on CPU tensors (``TRITON_INTERPRET=1``),
+which is how CI checks them on machines without a GPU (tests/sim/test_kernels_gpu.py).
+
+Same results as the pure-torch code, bit for bit: the same float32 operations in the
+same order per element, with contraction into fused multiply-adds turned off
+(``enable_fp_fusion=False``) and correctly rounded division (``div_rn``), as torch's
+CUDA kernels do. The wrappers return None where a kernel does not apply (another
+device or dtype, a layout or pool they do not take) and the caller runs its torch code.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import torch
+
+from .ops import channels_last, empty_steps, is_2x2, storage, tiles
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # no CUDA build of torch (or a platform without Triton)
+    triton = tl = None
+    _FAILURE = "triton is not installed (it comes with torch's CUDA builds)"
+else:
+    _FAILURE = ""
+
+BLOCK = 1024
+#: compile options: no fused multiply-add, so that each operation rounds as torch's does
+_EXACT = {"enable_fp_fusion": False}
+
+
+def available() -> bool:
+    return triton is not None
+
+
+def failure() -> str:
+    return _FAILURE
+
+
+def interpreted() -> bool:
+    """Triton's interpreter is on (``TRITON_INTERPRET=1``, read now, as Triton reads it):
+    the kernels run on CPU tensors, slowly; for testing."""
+    if triton is None:
+        return False
+    knobs = getattr(triton, "knobs", None)  # Triton >= 3.4; before, the variable alone
+    if knobs is not None:
+        return bool(knobs.runtime.interpret)
+    return os.environ.get("TRITON_INTERPRET", "").lower() in ("1", "true", "yes", "on")
+
+
+_BUILT: dict[bool, SimpleNamespace] = {}
+
+
+def _kernels() -> SimpleNamespace:
+    """The kernels below, compiled (``triton.jit``) or interpreted as Triton is set
+    (``TRITON_INTERPRET`` must be set before triton is first imported, for Triton's own
+    library functions: tests/conftest.py sets it), built on first use."""
+    mode = interpreted()
+    if mode not in _BUILT:
+        _BUILT[mode] = SimpleNamespace(**{f.__name__.lstrip("_"): triton.jit(f) for f in (
+            _if_scan_f32, _if_scan_i64, _maxpool_gate, _sop_rows, _if_pool)})
+    return _BUILT[mode]
+
+
+def applies(*ts: torch.Tensor) -> bool:
+    """Whether the kernels can run on these tensors: all on one CUDA device, or on CPU
+    under the interpreter."""
+    dev = ts[0].device
+    return triton is not None and all(t.device == dev for t in ts) and (
+        dev.type == "cuda" or (dev.type == "cpu" and interpreted()))
+
+
+def _grid(n: int) -> tuple[int]:
+    return (triton.cdiv(max(n, 1), BLOCK),)
+
+
+def _launch(kernel, n: int, *args, **constexprs) -> None:
+    opts = {} if interpreted() else _EXACT
+    kernel[_grid(n)](*args, BLOCK=BLOCK, **constexprs, **opts)
+
+
+if triton is not None:  # jit-compiled by _kernels()
+    def _if_scan_f32(cur, v, out, cnt, n, steps, thr, decay, s_max, STATIC: tl.constexpr,
+                     LEAK: tl.constexpr, MODE: tl.constexpr, COUNT: tl.constexpr,
+                     BLOCK: tl.constexpr):
+        # MODE: 0 binary/subtract, 1 binary/zero, 2 burst/subtract, 3 burst/zero, 4 membrane
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        x = tl.load(v + offs, mask=m, other=0.0)
+        c = tl.zeros([BLOCK], dtype=tl.float32)
+        if STATIC:
+            i0 = tl.load(cur + offs, mask=m, other=0.0)
+        for t in range(steps):
+            if LEAK:
+                x = x * decay
+            if STATIC:
+                x = x + i0
+            else:
+                x = x + tl.load(cur + t * n + offs, mask=m, other=0.0)
+            if MODE == 4:
+                s = x
+            else:
+                if MODE >= 2:
+                    s = tl.minimum(tl.maximum(tl.floor(tl.math.div_rn(x, thr)), 0.0), s_max)
+                else:
+                    s = tl.where(x >= thr, 1.0, 0.0)
+                if MODE % 2 == 1:
+                    x = tl.where(s > 0, 0.0, x)
+                else:
+                    x = x - s * thr
+                c += s
+            tl.store(out + t * n + offs, s, mask=m)
+        tl.store(v + offs, x, mask=m)
+        if COUNT:
+            tl.store(cnt + offs, tl.load(cnt + offs, mask=m, other=0.0) + c, mask=m)
+
+
+    def _if_scan_i64(cur, v, out, cnt, th, n, steps, limit, s_max, STATIC: tl.constexpr,
+                     PER: tl.constexpr, MODE: tl.constexpr, COUNT: tl.constexpr,
+                     BLOCK: tl.constexpr):
+        # MODE as _if_scan_f32's; PER: one threshold per element (th broadcast), else one
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        x = tl.load(v + offs, mask=m, other=0)
+        if PER:
+            h = tl.load(th + offs, mask=m, other=1)
+        else:
+            h = tl.load(th)
+        c = tl.zeros([BLOCK], dtype=tl.int64)
+        if STATIC:
+            i0 = tl.load(cur + offs, mask=m, other=0)
+        for t in range(steps):
+            if STATIC:
+                x = x + i0
+            else:
+                x = x + tl.load(cur + t * n + offs, mask=m, other=0)
+            x = tl.minimum(tl.maximum(x, -limit), limit)
+            if MODE == 4:
+                s = x
+            else:
+                if MODE >= 2:
+                    # where x >= h, ⌊x/h⌋ clipped at 0 is the truncated quotient clipped
+                    # at 0, whatever the signs (a quotient that rounds apart is negative)
+                    q = tl.where(x >= h, x // h, 0)
+                    s = tl.minimum(tl.maximum(q, 0), s_max)
+                else:
+                    s = tl.where(x >= h, 1, 0).to(tl.int64)
+                if MODE % 2 == 1:
+                    x = tl.where(s > 0, 0, x)
+                else:
+                    x = x - h * s
+                c += s
+            tl.store(out + t * n + offs, s, mask=m)
+        tl.store(v + offs, x, mask=m)
+        if COUNT:
+            tl.store(cnt + offs, tl.load(cnt + offs, mask=m, other=0) + c, mask=m)
+
+
+    def _maxpool_gate(s, cnt, out, steps, n, C, OH, OW, s_t, s_b, s_c, s_h, s_w,
+                      c_b, c_c, c_h, c_w, o_t, o_b, o_c, o_h, o_w, KH: tl.constexpr,
+                      KW: tl.constexpr, BLOCK: tl.constexpr):
+        # one lane per output (b, c, oy, ox); the counts of its window's inputs are updated
+        # in place, each step, and the spike of the first input with the largest count
+        # (row-major window order, as max pooling with indices picks) passes
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        ox = offs % OW
+        oy = (offs // OW) % OH
+        ch = (offs // (OW * OH)) % C
+        bi = offs // (OW * OH * C)
+        so = bi * s_b + ch * s_c
+        co = bi * c_b + ch * c_c
+        oo = bi * o_b + ch * o_c + oy * o_h + ox * o_w
+        for t in range(steps):
+            for i in tl.static_range(KH):
+                for j in tl.static_range(KW):
+                    iy = oy * KH + i
+                    ix = ox * KW + j
+                    x = tl.load(s + t * s_t + so + iy * s_h + ix * s_w, mask=m)
+                    cp = cnt + co + iy * c_h + ix * c_w
+                    k = tl.load(cp, mask=m) + x
+                    tl.store(cp, k, mask=m)
+                    if i == 0 and j == 0:
+                        best = k
+                        spike = x
+                    else:
+                        take = k > best
+                        best = tl.where(take, k, best)
+                        spike = tl.where(take, x, spike)
+            tl.store(out + t * o_t + oo, spike, mask=m)
+
+
+    def _sop_rows(x, fan, res, rows, n, COUNTED: tl.constexpr, BLOCK: tl.constexpr):
+        # res[row, block] = Σ over the block's elements of [x ≠ 0]·fan (x·fan: COUNTED)
+        row = tl.program_id(1).to(tl.int64)
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        e = tl.load(x + row * n + offs, mask=m, other=0).to(tl.float64)
+        f = tl.load(fan + offs, mask=m, other=0.0).to(tl.float64)
+        if COUNTED:
+            w = e * f
+        else:
+            w = tl.where(e != 0, f, 0.0)
+        tl.store(res + row * tl.num_programs(0) + tl.program_id(0), tl.sum(w, axis=0))
+
+
+    def _if_pool(cur, v, cnt, g, out, fan, res, n, steps, C, H, W, OH, OW, thr, decay, s_max,
+                 u_t, u_b, u_c, u_h, u_w, v_b, v_c, v_h, v_w, n_b, n_c, n_h, n_w,
+                 g_b, g_c, g_h, g_w, o_t, o_b, o_c, o_h, o_w, STATIC: tl.constexpr,
+                 LEAK: tl.constexpr, MODE: tl.constexpr, SHARED: tl.constexpr,
+                 AVG: tl.constexpr, SOPS: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr,
+                 KK: tl.constexpr, BLOCK: tl.constexpr):
+        # one row per pool output (b, c, oy, ox), one column per input of its window: the
+        # window's membranes and counts stay in registers over the steps; max pool: the
+        # spike of the first input with the largest count passes (SHARED: the gate's
+        # counts are the population's); AVG (2×2): (((s00 + s01) + s10) + s11)·0.25;
+        # SOPS: Σ s·fan per step and program (the reader's fan per output, or AVG: the
+        # pool's per input), in float64
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        ox = offs % OW
+        oy = (offs // OW) % OH
+        ch = (offs // (OW * OH)) % C
+        bi = offs // (OW * OH * C)
+        kk = tl.arange(0, KK)
+        iy = oy[:, None] * KH + (kk // KW)[None, :]
+        ix = ox[:, None] * KW + (kk % KW)[None, :]
+        m2 = m[:, None] & (kk < KH * KW)[None, :]
+        b2 = bi[:, None]
+        c2 = ch[:, None]
+        vo = b2 * v_b + c2 * v_c + iy * v_h + ix * v_w
+        no = b2 * n_b + c2 * n_c + iy * n_h + ix * n_w
+        uo = b2 * u_b + c2 * u_c + iy * u_h + ix * u_w
+        x = tl.load(v + vo, mask=m2, other=0.0)
+        k = tl.load(cnt + no, mask=m2, other=0.0)
+        if not SHARED and not AVG:
+            go = b2 * g_b + c2 * g_c + iy * g_h + ix * g_w
+            gk = tl.load(g + go, mask=m2, other=0.0)
+        if STATIC:
+            i0 = tl.load(cur + uo, mask=m2, other=0.0)
+        if SOPS:
+            if AVG:
+                f = tl.load(fan + (c2 * H + iy) * W + ix, mask=m2, other=0.0).to(tl.float64)
+            else:
+                f = tl.load(fan + (ch * OH + oy) * OW + ox, mask=m, other=0.0).to(tl.float64)
+        oo = bi * o_b + ch * o_c + oy * o_h + ox * o_w
+        for t in range(steps):
+            if LEAK:
+                x = x * decay
+            if STATIC:
+                x = x + i0
+            else:
+                x = x + tl.load(cur + t * u_t + uo, mask=m2, other=0.0)
+            if MODE >= 2:
+                s = tl.minimum(tl.maximum(tl.floor(tl.math.div_rn(x, thr)), 0.0), s_max)
+            else:
+                s = tl.where(x >= thr, 1.0, 0.0)
+            s = tl.where(m2, s, 0.0)
+            if MODE % 2 == 1:
+                x = tl.where(s > 0, 0.0, x)
+            else:
+                x = x - s * thr
+            k = k + s
+            if AVG:
+                q0 = tl.sum(tl.where(kk[None, :] == 0, s, 0.0), axis=1)
+                q1 = tl.sum(tl.where(kk[None, :] == 1, s, 0.0), axis=1)
+                q2 = tl.sum(tl.where(kk[None, :] == 2, s, 0.0), axis=1)
+                q3 = tl.sum(tl.where(kk[None, :] == 3, s, 0.0), axis=1)
+                o = (((q0 + q1) + q2) + q3) * 0.25
+                if SOPS:
+                    part = tl.sum(tl.sum(s.to(tl.float64) * f, axis=1), axis=0)
+            else:
+                if SHARED:
+                    key = tl.where(m2, k, -1.0)
+                else:
+                    gk = gk + s
+                    key = tl.where(m2, gk, -1.0)
+                best = tl.max(key, axis=1)
+                first = tl.min(tl.where(key == best[:, None], kk[None, :], KK), axis=1)
+                o = tl.sum(tl.where(kk[None, :] == first[:, None], s, 0.0), axis=1)
+                if SOPS:
+                    part = tl.sum(o.to(tl.float64) * f, axis=0)
+            tl.store(out + t * o_t + oo, o, mask=m)
+            if SOPS:
+                tl.store(res + t * tl.num_programs(0) + tl.program_id(0), part)
+        tl.store(v + vo, x, mask=m2)
+        tl.store(cnt + no, k, mask=m2)
+        if not SHARED and not AVG:
+            tl.store(g + go, gk, mask=m2)
+
+
+def _state(v0: torch.Tensor, cl: bool, inplace: bool) -> torch.Tensor:
+    """The membrane the kernel updates (as ops._membrane, on any device)."""
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    v = v0.contiguous(memory_format=fmt)
+    return v.clone(memory_format=fmt) if v.data_ptr() == v0.data_ptr() and not inplace else v
+
+
+def _counts(count: torch.Tensor | None, like: torch.Tensor, cl: bool
+            ) -> torch.Tensor | None:
+    """``count`` where the kernel can add to it in place (``like``'s dtype, shape, device
+    and storage order), else None (then the caller adds the spikes after)."""
+    if count is None or count.dtype != like.dtype or count.shape != like.shape \
+            or count.device != like.device:
+        return None
+    ok = count.is_contiguous(memory_format=torch.channels_last) if cl else \
+        count.is_contiguous()
+    return count if ok else None
+
+
+def if_scan_f32(current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
+                multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
+                static: bool, count: torch.Tensor | None = None, inplace: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """ops.if_scan_f32 on the GPU: (spikes (steps, ...), new membrane), ``count`` updated
+    in place; None where it does not apply."""
+    shape = tuple(v0.shape)
+    if not applies(current, v0) or current.dtype != torch.float32 \
+            or v0.dtype != torch.float32 \
+            or tuple(current.shape) != (shape if static else (steps, *shape)):
+        return None
+    cl = channels_last(current if static else current[0])
+    v = _state(v0, cl, inplace)
+    out = empty_steps(steps, v, cl)
+    cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
+    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    cnt = None if membrane else _counts(count, v, cl)
+    cs = storage(cnt, cl) if cnt is not None else vs
+    _launch(_kernels().if_scan_f32, v.numel(), cur, vs, os_, cs, v.numel(), steps, float(threshold),
+            float(1.0 - leak), float(multi_spike), STATIC=bool(static), LEAK=bool(leak),
+            MODE=mode, COUNT=cnt is not None)
+    if count is not None and cnt is None and not membrane:
+        count += out.sum(0)
+    return out, v
+
+
+def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
+                limit: int, multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
+                static: bool, count: torch.Tensor | None = None, inplace: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """ops.if_scan_i64 on the GPU; None where it does not apply."""
+    shape = tuple(v0.shape)
+    if not applies(current, v0, threshold) or current.dtype != torch.int64 \
+            or v0.dtype != torch.int64 \
+            or tuple(current.shape) != (shape if static else (steps, *shape)):
+        return None
+    th = threshold.to(torch.int64)
+    if th.numel() > 1:
+        try:
+            th = torch.broadcast_to(th, shape).contiguous()
+        except RuntimeError:
+            return None
+    v = _state(v0, False, inplace)
+    cur = current.contiguous()
+    out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
+    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    cnt = None if membrane else _counts(count, v, False)
+    _launch(_kernels().if_scan_i64, v.numel(), cur, v, out, v if cnt is None else cnt,
+            th.contiguous(), v.numel(), steps, int(limit), int(multi_spike), STATIC=bool(static),
+            PER=th.numel() > 1, MODE=mode, COUNT=cnt is not None)
+    if count is not None and cnt is None and not membrane:
+        count += out.sum(0)
+    return out, v
+
+
+def maxpool_gate(node, s: torch.Tensor, counts: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """ops.maxpool_gate on the GPU: spiking max pooling of ``s`` (k, B, C, *spatial),
+    (gated spikes, counts after the window), ``counts`` updated in place (created when
+    None); None where it does not apply."""
+    nd = len(node.kernel)
+    if not applies(s) or s.dtype not in (torch.float32, torch.int64) or nd not in (1, 2) \
+            or s.dim() != 3 + nd or not tiles(node):
+        return None
+    spatial = s.shape[3:]
+    if any(size % kern for size, kern in zip(spatial, node.kernel)) and node.ceil_mode:
+        return None  # a partial window at the edge
+    cnt = torch.zeros_like(s[0]) if counts is None else counts
+    if cnt.shape != s.shape[1:] or cnt.dtype != s.dtype or cnt.device != s.device:
+        return None
+    k, b, c = s.shape[:3]
+    outsp = [size // kern for size, kern in zip(spatial, node.kernel)]
+    cl = channels_last(s[0]) if nd == 2 else False
+    out = empty_steps(k, s.new_empty((b, c, *outsp)), cl)
+    kh, kw = (1, node.kernel[0]) if nd == 1 else node.kernel
+    s5, c4, o5 = (s, cnt, out) if nd == 2 else (s.unsqueeze(3), cnt.unsqueeze(2),
+                                                out.unsqueeze(3))
+    oh, ow = o5.shape[3:]
+    n = b * c * oh * ow
+    if k and n:
+        _launch(_kernels().maxpool_gate, n, s5, c4, o5, k, n, c, oh, ow, *s5.stride(), *c4.stride(),
+                *o5.stride(), KH=kh, KW=kw)
+    # the inputs no window covers (floor mode) are counted as the torch code counts them
+    h, w = s5.shape[3:]
+    if h > oh * kh:
+        c4[:, :, oh * kh:] += s5[:, :, :, oh * kh:].sum(0)
+    if w > ow * kw:
+        c4[:, :, :oh * kh, ow * kw:] += s5[:, :, :, :oh * kh, ow * kw:].sum(0)
+    return out, cnt
+
+
+def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
+               ) -> torch.Tensor | None:
+    """ops.sop_counts on the GPU: Σ over each step's rows of x (k·b, ...) of [x ≠ 0]·fan
+    (x·fan: ``counted``), summed in float64 (exact: the terms are whole numbers); (k,)
+    float32. None where it does not apply."""
+    if not applies(x, fan) or x.dtype not in (torch.float32, torch.float64, torch.int64) \
+            or fan.dtype != torch.float32 or len(x) % k or x.dim() < 2 \
+            or fan.numel() != x[0].numel():
+        return None
+    cl = channels_last(x)
+    xs = storage(x, cl).reshape(len(x), -1)
+    f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
+    f = f.contiguous().view(-1)
+    n, rows = xs.shape[1], len(x)
+    blocks = triton.cdiv(max(n, 1), BLOCK)
+    res = torch.zeros((rows, blocks), dtype=torch.float64, device=x.device)
+    if n and rows:
+        _kernels().sop_rows[(blocks, rows)](xs, f, res, rows, n, COUNTED=bool(counted), BLOCK=BLOCK,
+                                  **({} if interpreted() else _EXACT))
+    return res.view(k, -1).sum(1).to(torch.float32)
+
+
+
+def _pooled(node, current: torch.Tensor, v0: torch.Tensor, count: torch.Tensor, steps: int,
+            static: bool, inplace: bool, fan: torch.Tensor | None, fan_numel) -> tuple | None:
+    """What the population + pool kernel needs, or None where it does not apply: float32
+    tensors on one device, (B, C, H, W) per step, windows that tile the input exactly (an
+    uncovered edge is declined: its neurons would need a pass of their own)."""
+    ref = current if static else current[0] if current.dim() == 5 else None
+    if ref is None or ref.dim() != 4 or not applies(current, v0, count) \
+            or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+            or count.dtype != torch.float32 or tuple(v0.shape) != tuple(ref.shape) \
+            or tuple(count.shape) != tuple(ref.shape) or (not static and len(current) != steps) \
+            or len(node.kernel) != 2 or not tiles(node):
+        return None
+    b, c, h, w = ref.shape
+    kh, kw = node.kernel
+    if h % kh or w % kw:
+        return None
+    if fan is not None and (fan.dtype != torch.float32 or fan.device != ref.device
+                            or fan.numel() != fan_numel(c, h // kh, w // kw, h, w)):
+        return None
+    v = v0 if inplace else v0.clone()
+    cl = channels_last(ref)
+    out = empty_steps(steps, ref.new_empty((b, c, h // kh, w // kw)), cl)
+    return ref, v, out, (b, c, h, w, kh, kw)
+
+
+def _pool_launch(current, static, v, count, g, out, dims, fan, steps, threshold, leak,
+                 multi_spike, reset_zero, avg: bool) -> torch.Tensor | None:
+    b, c, h, w, kh, kw = dims
+    n = out[0].numel()
+    blocks = triton.cdiv(max(n, 1), BLOCK)
+    res = torch.zeros((steps, blocks), dtype=torch.float64, device=v.device) \
+        if fan is not None else None
+    cs = (0, *current.stride()) if static else current.stride()
+    gs = g.stride() if g is not None else (0, 0, 0, 0)
+    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    if n and steps:
+        _kernels().if_pool[(blocks,)](
+            current, v, count, count if g is None else g, out, v if fan is None else
+            fan.contiguous(), v if res is None else res, n, steps, c, h, w, h // kh, w // kw,
+            float(threshold), float(1.0 - leak), float(multi_spike), *cs, *v.stride(),
+            *count.stride(), *gs, *out.stride(), STATIC=bool(static), LEAK=bool(leak),
+            MODE=mode, SHARED=g is None, AVG=avg, SOPS=fan is not None, KH=kh, KW=kw,
+            KK=triton.next_power_of_2(kh * kw), BLOCK=BLOCK,
+            **({} if interpreted() else _EXACT))
+    return None if res is None else res.sum(1).to(torch.float32)
+
+
+def if_pool_f32(node, current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
+                multi_spike: int, reset_zero: bool, steps: int, static: bool,
+                count: torch.Tensor, gate_counts: torch.Tensor | None, inplace: bool = False,
+                reader_fan: torch.Tensor | None = None, shared: bool = False):
+    """ops.if_pool_f32 on the GPU: a float IF population and the spiking max pool that
+    alone reads it, one kernel per window (any layout); the same results and return
+    value; None where it does not apply."""
+    got = _pooled(node, current, v0, count, steps, static, inplace, reader_fan,
+                  lambda c, oh, ow, h, w: c * oh * ow)
+    if got is None:
+        return None
+    ref, v, out, dims = got
+    g = None if shared else torch.zeros_like(ref) if gate_counts is None else gate_counts
+    if g is not None and (g.shape != ref.shape or g.dtype != torch.float32
+                          or g.device != ref.device):
+        return None
+    res = _pool_launch(current, static, v, count, g, out, dims, reader_fan, steps, threshold,
+                       leak, multi_spike, reset_zero, False)
+    return out, v, g, res
+
+
+def if_avgpool_f32(node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
+                   leak: float, multi_spike: int, reset_zero: bool, steps: int, static: bool,
+                   count: torch.Tensor, fan: torch.Tensor | None, inplace: bool = False):
+    """ops.if_avgpool_f32 on the GPU: a float IF population and the 2×2 average pool that
+    alone reads it, one kernel per window; None where it does not apply."""
+    if not is_2x2(node):
+        return None
+    got = _pooled(node, current, v0, count, steps, static, inplace, fan,
+                  lambda c, oh, ow, h, w: c * h * w)
+    if got is None:
+        return None
+    ref, v, out, dims = got
+    res = _pool_launch(current, static, v, count, None, out, dims, fan, steps, threshold,
+                       leak, multi_spike, reset_zero, True)
+    return out, v, res
