@@ -69,6 +69,33 @@ def test_float_if_scan_equals_torch(interp, kw, static, channels_last, rng):
         assert (ref > 0).any() and (ref == 0).any()
 
 
+
+@pytest.mark.parametrize("fused_pool", [False, True])
+def test_burst_spikes_divide_as_torch_does_on_cuda(interp, fused_pool, monkeypatch):
+    """On CUDA torch computes v/θ as v·(1/θ) (a float32 reciprocal); the kernels do the
+    same there. Checked here by taking that branch on CPU against the same arithmetic
+    in torch: membranes near multiples of θ = 1.3, where the two divisions differ."""
+    thr, k, top = 1.3, 3, 255
+    v0 = (torch.arange(1.0, 201.0) * torch.tensor(thr)).view(1, 2, 1, 100)
+    cur = torch.zeros_like(v0)  # the first step meets the multiples; later ones the rest
+    inv = torch.tensor(1.0) / torch.tensor(thr)
+    v, want, exact = v0.clone(), [], []
+    for _ in range(k):
+        v = v + cur
+        s = torch.clamp(torch.floor(v * inv), 0, top)
+        exact.append(torch.clamp(torch.floor(v / thr), 0, top))
+        want.append(s)
+        v = v - s * thr
+    want = torch.stack(want)
+    assert not torch.equal(want, torch.stack(exact))  # the case tells the two apart
+    monkeypatch.setattr(gpu, "by_reciprocal", lambda t: True)
+    if fused_pool:  # a 1×1 pool passes the population's spikes through
+        got = gpu.if_pool_f32(_pool((1, 1)), cur, v0, thr, 0.0, top, False, k, True,
+                              torch.zeros_like(v0), None)
+    else:
+        got = gpu.if_scan_f32(cur, v0, thr, 0.0, top, False, False, k, True)
+    assert torch.equal(got[0], want) and torch.equal(got[1], v)
+
 def test_float_if_scan_declines_what_it_does_not_cover(interp):
     v = torch.zeros(4)
     assert gpu.if_scan_f32(torch.zeros(3, 4, dtype=torch.float64), v, 1.0, 0.0, 1, False,

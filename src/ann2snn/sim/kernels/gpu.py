@@ -1,25 +1,30 @@
 """The fused neuron kernels for CUDA, in Triton: the float and integer IF scans (integrate,
 compare, reset, count: one kernel per population and window, the steps looped inside
 it, the membrane and counts held in registers), the spiking max-pool gate (one kernel
-per pool and window) and the synaptic-operation counts (one kernel per window).
+per pool and window), a population with the max or 2×2 average pool that alone reads
+it (one kernel for both) and the synaptic-operation counts (one kernel per window).
 
 Why Triton: it ships with every CUDA build of torch (no compiler or CUDA toolkit to
 install, unlike a C++/CUDA extension), compiles for the GPU at hand on first use, and
-has an interpreter that runs the same kernels on CPU tensors (``TRITON_INTERPRET=1``),
-which is how CI checks them on machines without a GPU (tests/sim/test_kernels_gpu.py).
+has an interpreter that runs the same kernels on CPU tensors (``TRITON_INTERPRET=1``
+before triton is imported), which is how CI checks them on machines without a GPU
+(tests/sim/test_kernels_gpu.py).
 
-Same results as the pure-torch code, bit for bit: the same float32 operations in the
-same order per element, with contraction into fused multiply-adds turned off
-(``enable_fp_fusion=False``) and correctly rounded division (``div_rn``), as torch's
-CUDA kernels do. The wrappers return None where a kernel does not apply (another
-device or dtype, a layout or pool they do not take) and the caller runs its torch code.
+Same results as the pure-torch code on the same device, bit for bit: the same float32
+operations in the same order per element, contraction into fused multiply-adds turned
+off (``enable_fp_fusion=False``), and burst spikes ⌊v/θ⌋ with v/θ computed as torch
+computes it there: v·(1/θ) on CUDA (torch's division by a scalar multiplies by its
+float32 reciprocal), correctly rounded division (``div_rn``) on CPU tensors in the
+interpreter, as torch's CPU code divides. The wrappers return None where a kernel does
+not apply (another device or dtype, a layout or pool they do not take) and the caller
+runs its torch code.
 """
 
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from .ops import channels_last, empty_steps, is_2x2, storage, tiles
@@ -57,20 +62,6 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").lower() in ("1", "true", "yes", "on")
 
 
-_BUILT: dict[bool, SimpleNamespace] = {}
-
-
-def _kernels() -> SimpleNamespace:
-    """The kernels below, compiled (``triton.jit``) or interpreted as Triton is set
-    (``TRITON_INTERPRET`` must be set before triton is first imported, for Triton's own
-    library functions: tests/conftest.py sets it), built on first use."""
-    mode = interpreted()
-    if mode not in _BUILT:
-        _BUILT[mode] = SimpleNamespace(**{f.__name__.lstrip("_"): triton.jit(f) for f in (
-            _if_scan_f32, _if_scan_i64, _maxpool_gate, _sop_rows, _if_pool)})
-    return _BUILT[mode]
-
-
 def applies(*ts: torch.Tensor) -> bool:
     """Whether the kernels can run on these tensors: all on one CUDA device, or on CPU
     under the interpreter."""
@@ -88,10 +79,20 @@ def _launch(kernel, n: int, *args, **constexprs) -> None:
     kernel[_grid(n)](*args, BLOCK=BLOCK, **constexprs, **opts)
 
 
-if triton is not None:  # jit-compiled by _kernels()
-    def _if_scan_f32(cur, v, out, cnt, n, steps, thr, decay, s_max, STATIC: tl.constexpr,
-                     LEAK: tl.constexpr, MODE: tl.constexpr, COUNT: tl.constexpr,
-                     BLOCK: tl.constexpr):
+if triton is not None:  # compiled, or interpreted: as TRITON_INTERPRET is at import
+    @triton.jit
+    def _quotient(x, thr, inv, RECIP: tl.constexpr):
+        # v/θ as torch divides by a scalar: by its reciprocal on CUDA, exactly on CPU
+        if RECIP:
+            q = x * inv
+        else:
+            q = tl.math.div_rn(x, thr)
+        return q
+
+    @triton.jit
+    def _if_scan_f32(cur, v, out, cnt, n, steps, thr, inv, decay, s_max,
+                     STATIC: tl.constexpr, LEAK: tl.constexpr, MODE: tl.constexpr,
+                     COUNT: tl.constexpr, RECIP: tl.constexpr, BLOCK: tl.constexpr):
         # MODE: 0 binary/subtract, 1 binary/zero, 2 burst/subtract, 3 burst/zero, 4 membrane
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         m = offs < n
@@ -110,7 +111,8 @@ if triton is not None:  # jit-compiled by _kernels()
                 s = x
             else:
                 if MODE >= 2:
-                    s = tl.minimum(tl.maximum(tl.floor(tl.math.div_rn(x, thr)), 0.0), s_max)
+                    s = tl.minimum(tl.maximum(tl.floor(_quotient(x, thr, inv, RECIP)), 0.0),
+                                   s_max)
                 else:
                     s = tl.where(x >= thr, 1.0, 0.0)
                 if MODE % 2 == 1:
@@ -123,7 +125,7 @@ if triton is not None:  # jit-compiled by _kernels()
         if COUNT:
             tl.store(cnt + offs, tl.load(cnt + offs, mask=m, other=0.0) + c, mask=m)
 
-
+    @triton.jit
     def _if_scan_i64(cur, v, out, cnt, th, n, steps, limit, s_max, STATIC: tl.constexpr,
                      PER: tl.constexpr, MODE: tl.constexpr, COUNT: tl.constexpr,
                      BLOCK: tl.constexpr):
@@ -164,7 +166,7 @@ if triton is not None:  # jit-compiled by _kernels()
         if COUNT:
             tl.store(cnt + offs, tl.load(cnt + offs, mask=m, other=0) + c, mask=m)
 
-
+    @triton.jit
     def _maxpool_gate(s, cnt, out, steps, n, C, OH, OW, s_t, s_b, s_c, s_h, s_w,
                       c_b, c_c, c_h, c_w, o_t, o_b, o_c, o_h, o_w, KH: tl.constexpr,
                       KW: tl.constexpr, BLOCK: tl.constexpr):
@@ -181,24 +183,23 @@ if triton is not None:  # jit-compiled by _kernels()
         co = bi * c_b + ch * c_c
         oo = bi * o_b + ch * o_c + oy * o_h + ox * o_w
         for t in range(steps):
-            for i in tl.static_range(KH):
-                for j in tl.static_range(KW):
-                    iy = oy * KH + i
-                    ix = ox * KW + j
-                    x = tl.load(s + t * s_t + so + iy * s_h + ix * s_w, mask=m)
-                    cp = cnt + co + iy * c_h + ix * c_w
-                    k = tl.load(cp, mask=m) + x
-                    tl.store(cp, k, mask=m)
-                    if i == 0 and j == 0:
-                        best = k
-                        spike = x
-                    else:
-                        take = k > best
-                        best = tl.where(take, k, best)
-                        spike = tl.where(take, x, spike)
+            for q in tl.static_range(KH * KW):
+                iy = oy * KH + q // KW
+                ix = ox * KW + q % KW
+                x = tl.load(s + t * s_t + so + iy * s_h + ix * s_w, mask=m)
+                cp = cnt + co + iy * c_h + ix * c_w
+                k = tl.load(cp, mask=m) + x
+                tl.store(cp, k, mask=m)
+                if q == 0:
+                    best = k
+                    spike = x
+                else:
+                    take = k > best
+                    best = tl.where(take, k, best)
+                    spike = tl.where(take, x, spike)
             tl.store(out + t * o_t + oo, spike, mask=m)
 
-
+    @triton.jit
     def _sop_rows(x, fan, res, rows, n, COUNTED: tl.constexpr, BLOCK: tl.constexpr):
         # res[row, block] = Σ over the block's elements of [x ≠ 0]·fan (x·fan: COUNTED)
         row = tl.program_id(1).to(tl.int64)
@@ -212,13 +213,15 @@ if triton is not None:  # jit-compiled by _kernels()
             w = tl.where(e != 0, f, 0.0)
         tl.store(res + row * tl.num_programs(0) + tl.program_id(0), tl.sum(w, axis=0))
 
-
-    def _if_pool(cur, v, cnt, g, out, fan, res, n, steps, C, H, W, OH, OW, thr, decay, s_max,
+    @triton.jit
+    def _if_pool(cur, v, cnt, g, out, fan, res, n, steps, C, H, W, OH, OW, thr, inv, decay,
+                 s_max,
                  u_t, u_b, u_c, u_h, u_w, v_b, v_c, v_h, v_w, n_b, n_c, n_h, n_w,
                  g_b, g_c, g_h, g_w, o_t, o_b, o_c, o_h, o_w, STATIC: tl.constexpr,
                  LEAK: tl.constexpr, MODE: tl.constexpr, SHARED: tl.constexpr,
-                 AVG: tl.constexpr, SOPS: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr,
-                 KK: tl.constexpr, BLOCK: tl.constexpr):
+                 GATE: tl.constexpr, AVG: tl.constexpr, SOPS: tl.constexpr,
+                 RECIP: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr, KK: tl.constexpr,
+                 BLOCK: tl.constexpr):
         # one row per pool output (b, c, oy, ox), one column per input of its window: the
         # window's membranes and counts stay in registers over the steps; max pool: the
         # spike of the first input with the largest count passes (SHARED: the gate's
@@ -242,7 +245,7 @@ if triton is not None:  # jit-compiled by _kernels()
         uo = b2 * u_b + c2 * u_c + iy * u_h + ix * u_w
         x = tl.load(v + vo, mask=m2, other=0.0)
         k = tl.load(cnt + no, mask=m2, other=0.0)
-        if not SHARED and not AVG:
+        if GATE:  # the max pool's own counts (not SHARED)
             go = b2 * g_b + c2 * g_c + iy * g_h + ix * g_w
             gk = tl.load(g + go, mask=m2, other=0.0)
         if STATIC:
@@ -261,7 +264,8 @@ if triton is not None:  # jit-compiled by _kernels()
             else:
                 x = x + tl.load(cur + t * u_t + uo, mask=m2, other=0.0)
             if MODE >= 2:
-                s = tl.minimum(tl.maximum(tl.floor(tl.math.div_rn(x, thr)), 0.0), s_max)
+                s = tl.minimum(tl.maximum(tl.floor(_quotient(x, thr, inv, RECIP)), 0.0),
+                               s_max)
             else:
                 s = tl.where(x >= thr, 1.0, 0.0)
             s = tl.where(m2, s, 0.0)
@@ -294,8 +298,18 @@ if triton is not None:  # jit-compiled by _kernels()
                 tl.store(res + t * tl.num_programs(0) + tl.program_id(0), part)
         tl.store(v + vo, x, mask=m2)
         tl.store(cnt + no, k, mask=m2)
-        if not SHARED and not AVG:
+        if GATE:
             tl.store(g + go, gk, mask=m2)
+
+
+def by_reciprocal(t: torch.Tensor) -> bool:
+    """Whether torch divides ``t`` by a scalar as a product with its reciprocal (CUDA)."""
+    return t.is_cuda
+
+
+def _reciprocal(threshold: float) -> float:
+    """1/θ in float32, as torch's CUDA division by the scalar θ computes it."""
+    return float(np.float32(1.0) / np.float32(threshold))
 
 
 def _state(v0: torch.Tensor, cl: bool, inplace: bool) -> torch.Tensor:
@@ -335,9 +349,9 @@ def if_scan_f32(current: torch.Tensor, v0: torch.Tensor, threshold: float, leak:
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     cnt = None if membrane else _counts(count, v, cl)
     cs = storage(cnt, cl) if cnt is not None else vs
-    _launch(_kernels().if_scan_f32, v.numel(), cur, vs, os_, cs, v.numel(), steps, float(threshold),
-            float(1.0 - leak), float(multi_spike), STATIC=bool(static), LEAK=bool(leak),
-            MODE=mode, COUNT=cnt is not None)
+    _launch(_if_scan_f32, v.numel(), cur, vs, os_, cs, v.numel(), steps, float(threshold),
+            _reciprocal(threshold), float(1.0 - leak), float(multi_spike), STATIC=bool(static),
+            LEAK=bool(leak), MODE=mode, COUNT=cnt is not None, RECIP=by_reciprocal(v))
     if count is not None and cnt is None and not membrane:
         count += out.sum(0)
     return out, v
@@ -364,7 +378,7 @@ def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor
     out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     cnt = None if membrane else _counts(count, v, False)
-    _launch(_kernels().if_scan_i64, v.numel(), cur, v, out, v if cnt is None else cnt,
+    _launch(_if_scan_i64, v.numel(), cur, v, out, v if cnt is None else cnt,
             th.contiguous(), v.numel(), steps, int(limit), int(multi_spike), STATIC=bool(static),
             PER=th.numel() > 1, MODE=mode, COUNT=cnt is not None)
     if count is not None and cnt is None and not membrane:
@@ -397,7 +411,7 @@ def maxpool_gate(node, s: torch.Tensor, counts: torch.Tensor | None
     oh, ow = o5.shape[3:]
     n = b * c * oh * ow
     if k and n:
-        _launch(_kernels().maxpool_gate, n, s5, c4, o5, k, n, c, oh, ow, *s5.stride(), *c4.stride(),
+        _launch(_maxpool_gate, n, s5, c4, o5, k, n, c, oh, ow, *s5.stride(), *c4.stride(),
                 *o5.stride(), KH=kh, KW=kw)
     # the inputs no window covers (floor mode) are counted as the torch code counts them
     h, w = s5.shape[3:]
@@ -425,7 +439,7 @@ def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
     blocks = triton.cdiv(max(n, 1), BLOCK)
     res = torch.zeros((rows, blocks), dtype=torch.float64, device=x.device)
     if n and rows:
-        _kernels().sop_rows[(blocks, rows)](xs, f, res, rows, n, COUNTED=bool(counted), BLOCK=BLOCK,
+        _sop_rows[(blocks, rows)](xs, f, res, rows, n, COUNTED=bool(counted), BLOCK=BLOCK,
                                   **({} if interpreted() else _EXACT))
     return res.view(k, -1).sum(1).to(torch.float32)
 
@@ -467,12 +481,13 @@ def _pool_launch(current, static, v, count, g, out, dims, fan, steps, threshold,
     gs = g.stride() if g is not None else (0, 0, 0, 0)
     mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     if n and steps:
-        _kernels().if_pool[(blocks,)](
+        _if_pool[(blocks,)](
             current, v, count, count if g is None else g, out, v if fan is None else
             fan.contiguous(), v if res is None else res, n, steps, c, h, w, h // kh, w // kw,
-            float(threshold), float(1.0 - leak), float(multi_spike), *cs, *v.stride(),
-            *count.stride(), *gs, *out.stride(), STATIC=bool(static), LEAK=bool(leak),
-            MODE=mode, SHARED=g is None, AVG=avg, SOPS=fan is not None, KH=kh, KW=kw,
+            float(threshold), _reciprocal(threshold), float(1.0 - leak), float(multi_spike),
+            *cs, *v.stride(), *count.stride(), *gs, *out.stride(), STATIC=bool(static),
+            LEAK=bool(leak), MODE=mode, SHARED=g is None, GATE=g is not None and not avg,
+            AVG=avg, SOPS=fan is not None, RECIP=by_reciprocal(v), KH=kh, KW=kw,
             KK=triton.next_power_of_2(kh * kw), BLOCK=BLOCK,
             **({} if interpreted() else _EXACT))
     return None if res is None else res.sum(1).to(torch.float32)
