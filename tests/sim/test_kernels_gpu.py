@@ -352,6 +352,31 @@ def test_network_simulation_is_identical_to_torch(interp, digits_snn, digits, mo
     assert sum(float(v.sum()) for v in a.counts.values()) > 0
 
 
+
+def test_integer_network_simulation_is_identical_to_torch(interp, monkeypatch):
+    """A quantized conv + max-pool + dense network through the integer simulator's
+    dispatch: the Triton integer scan, gate and SOP counts give the torch code's spikes,
+    counts and SOPs."""
+    from test_integer_sim import small_net  # tests/sim is on sys.path (rootdir, no package)
+
+    from ann2snn.quantize import QuantSpec, quantize
+
+    q = quantize(small_net(4), QuantSpec())
+    x = np.random.default_rng(3).random((6, 2, 6, 6)).astype(np.float32)
+    calls: dict[str, int] = {}
+    for name in ("if_scan_i64", "maxpool_gate", "sop_counts"):
+        real = getattr(gpu, name)
+        monkeypatch.setattr(gpu, name, lambda *a, _r=real, _n=name: (
+            calls.__setitem__(_n, calls.get(_n, 0) + 1), _r(*a))[1])
+    a = q.run_batch(x, 16, window=5)
+    assert set(calls) == {"if_scan_i64", "maxpool_gate", "sop_counts"}, calls
+    monkeypatch.setenv(kernels.ENV, "torch")
+    b = q.run_batch(x, 16, window=5)
+    assert torch.equal(a.predictions, b.predictions) and torch.equal(a.readout, b.readout)
+    assert all(torch.equal(a.counts[k], b.counts[k]) for k in a.counts)
+    assert all(torch.equal(a.sops[k], b.sops[k]) for k in a.sops)
+    assert sum(int(v.sum()) for v in a.counts.values()) > 0
+
 def test_triton_mode_on_cpu_needs_the_interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     monkeypatch.setenv(kernels.ENV, "triton")
