@@ -88,13 +88,10 @@ def test_float_if_scan_declines_what_it_does_not_cover(lib):
     assert kops.if_scan_f32(lib, torch.zeros(3), v, 1.0, 0.0, 1, False, False, 4, True) is None
 
 
-@pytest.mark.parametrize("reset_zero", [False, True])
-@pytest.mark.parametrize("multi", [1, 3])
-@pytest.mark.parametrize("membrane", [False, True])
-@pytest.mark.parametrize("per_channel", [False, True])
-@pytest.mark.parametrize("static", [False, True])
-def test_integer_if_scan_equals_steps(lib, reset_zero, multi, membrane, per_channel, static,
-                                      rng):
+def integer_case(rng, reset_zero: bool, multi: int, membrane: bool, per_channel: bool,
+                 static: bool):
+    """A random integer population's window (also tests/sim/test_kernels_gpu.py):
+    (steps, params, current, v0, the spikes and membrane of int_if_step, step by step)."""
     k, shape = 9, (2, 4, 3, 3)
     th = torch.as_tensor(rng.integers(3, 9, (4, 1, 1)) if per_channel else [5],
                          dtype=torch.int64)
@@ -107,12 +104,25 @@ def test_integer_if_scan_equals_steps(lib, reset_zero, multi, membrane, per_chan
     for i in range(k):
         s, _, v = isim.int_if_step(cur if static else cur[i], v, p)
         outs.append(s)
+    return k, p, cur, v0, torch.stack(outs), v
+
+
+@pytest.mark.parametrize("reset_zero", [False, True])
+@pytest.mark.parametrize("multi", [1, 3])
+@pytest.mark.parametrize("membrane", [False, True])
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("static", [False, True])
+def test_integer_if_scan_equals_steps(lib, reset_zero, multi, membrane, per_channel, static,
+                                      rng):
+    k, p, cur, v0, spikes, v = integer_case(rng, reset_zero, multi, membrane, per_channel,
+                                            static)
+    th, shape, outs = p.threshold, v0.shape, spikes
     got = kops.if_scan_i64(lib, cur, v0, th, 40, multi, reset_zero, membrane, k, static)
     assert got is not None
-    assert torch.equal(got[0], torch.stack(outs)) and torch.equal(got[1], v)
+    assert torch.equal(got[0], outs) and torch.equal(got[1], v)
     assert (got[1].abs() <= 40).all()
     base = torch.as_tensor(rng.integers(0, 5, shape), dtype=torch.int64)
-    want = base if membrane else base + torch.stack(outs).sum(0)
+    want = base if membrane else base + outs.sum(0)
     for kernel in (True, False):  # counted in the kernel's pass, and by the fallback
         count = base.clone()
         if kernel:
@@ -191,12 +201,21 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
     """The fused population + max pool: the pool's spikes and counts, the membrane and
     the population's spike counts equal the fallback's scan, then gate, over windows;
     ``shared``: the pool gates with the population's counts and keeps none of its own."""
+    check_if_pool(lambda *a, **k: kops.if_pool_f32(lib, *a, **k), kernel, spatial, kw,
+                  static, shared, True, rng)
+
+
+def check_if_pool(run, kernel, spatial, kw, static, shared, channels_last, rng):
+    """``run`` (ops.if_pool_f32's arguments but ``lib``) against the torch scan, gate and
+    SOP count over two windows (also tests/sim/test_kernels_gpu.py)."""
     p = IFParams(**kw)
     node = n.SpikingMaxPool("p", ("x",), kernel=kernel, stride=kernel, padding=(0, 0),
                             dilation=(1, 1), ceil_mode=False)
     k, b, c = 6, 3, 5
     cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
-    cur = cur.contiguous(memory_format=torch.channels_last).view(2 * k, b, c, *spatial)
+    if channels_last:
+        cur = cur.contiguous(memory_format=torch.channels_last)
+    cur = cur.view(2 * k, b, c, *spatial)
     st = st_ref = if_init((b, c, *spatial), p)
     count = torch.zeros_like(cur[0])
     count_ref = torch.zeros_like(cur[0])
@@ -208,9 +227,9 @@ def test_if_pool_equals_the_scan_then_the_gate(lib, kernel, spatial, kw, static,
         s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
         ref = pooling.spiking_maxpool_torch(node, s_ref, state)
         # the reader's SOPs, counted from the pooled spikes in the same pass
-        got = kops.if_pool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                               p.reset is ResetMode.ZERO, k, static, count, gate,
-                               reader_fan=fan, shared=shared)
+        got = run(node, x, st.v, p.threshold, p.leak, p.multi_spike,
+                  p.reset is ResetMode.ZERO, k, static, count, gate, reader_fan=fan,
+                  shared=shared)
         assert got is not None
         out, v, gate, r_sops = got
         assert (gate is None) == shared
@@ -269,11 +288,20 @@ def test_if_avgpool_equals_the_scan_then_the_pool(lib, spatial, kw, static, rng)
     """The fused population + 2×2 average pool: the pool's output, the membrane, the
     population's counts and the pool's SOPs per step equal the scan, then the
     simulator's 2×2 pooling and SOP count, over two windows."""
+    check_if_avgpool(lambda *a: kops.if_avgpool_f32(lib, *a), spatial, kw, static, True,
+                     rng)
+
+
+def check_if_avgpool(run, spatial, kw, static, channels_last, rng):
+    """``run`` (ops.if_avgpool_f32's arguments but ``lib``) against the torch scan, 2×2
+    pooling and SOP count over two windows (also tests/sim/test_kernels_gpu.py)."""
     p = IFParams(**kw)
     node = n.AvgPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0))
     k, b, c = 6, 3, 5
     cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
-    cur = cur.contiguous(memory_format=torch.channels_last).view(2 * k, b, c, *spatial)
+    if channels_last:
+        cur = cur.contiguous(memory_format=torch.channels_last)
+    cur = cur.view(2 * k, b, c, *spatial)
     oh, ow = spatial[0] // 2, spatial[1] // 2
     fan = torch.as_tensor(_windows_covering(node, (c, *spatial), (c, oh, ow)),
                           dtype=torch.float32).reshape(-1)
@@ -286,8 +314,8 @@ def test_if_avgpool_equals_the_scan_then_the_pool(lib, spatial, kw, static, rng)
         ref = pooling.avg_pool_2x2(flat).view(k, b, c, oh, ow)
         ref_sops = sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
                                          p.multi_spike > 1)
-        got = kops.if_avgpool_f32(lib, node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                                  p.reset is ResetMode.ZERO, k, static, count, fan)
+        got = run(node, x, st.v, p.threshold, p.leak, p.multi_spike,
+                  p.reset is ResetMode.ZERO, k, static, count, fan)
         assert got is not None
         out, v, got_sops = got
         st = IFState(v)

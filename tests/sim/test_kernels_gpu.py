@@ -9,6 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_kernels import (  # tests/sim is on sys.path (rootdir, no package)
+    PARAMS,
+    _gate_reference,
+    check_if_avgpool,
+    check_if_pool,
+    integer_case,
+)
 
 from ann2snn.errors import SimulationError
 from ann2snn.ir import ResetMode
@@ -30,10 +37,6 @@ def interp(monkeypatch):
         pytest.skip("Triton's interpreter is off (a GPU is present: the CUDA tests run)")
     monkeypatch.setenv(kernels.ENV, "triton")
 
-
-PARAMS = [dict(), dict(reset=ResetMode.ZERO), dict(v0=0.5), dict(leak=0.125),
-          dict(multi_spike=3), dict(multi_spike=3, reset=ResetMode.ZERO),
-          dict(membrane_readout=True), dict(threshold=0.3), dict(threshold=0.75, leak=0.1)]
 
 
 def _float_case(p: IFParams, static: bool, cl: bool, rng, device="cpu"):
@@ -111,26 +114,17 @@ def test_float_if_scan_declines_what_it_does_not_cover(interp):
 @pytest.mark.parametrize("static", [False, True])
 def test_integer_if_scan_equals_steps(interp, reset_zero, multi, membrane, per_channel, static,
                                       rng):
-    k, shape = 9, (2, 4, 3, 3)
-    th = torch.as_tensor(rng.integers(3, 9, (4, 1, 1)) if per_channel else [5],
-                         dtype=torch.int64)
-    p = isim.IntIFParams(th, 40, reset_zero, multi, membrane)
-    cur = torch.as_tensor(rng.integers(-6, 14, (k, *shape)), dtype=torch.int64)
-    if static:
-        cur = cur[0]
-    v0 = torch.as_tensor(rng.integers(-5, 5, shape), dtype=torch.int64)
-    outs, v = [], v0
-    for i in range(k):
-        s, _, v = isim.int_if_step(cur if static else cur[i], v, p)
-        outs.append(s)
+    k, p, cur, v0, spikes, v = integer_case(rng, reset_zero, multi, membrane, per_channel,
+                                            static)
+    shape, th = v0.shape, p.threshold
     base = torch.as_tensor(rng.integers(0, 5, shape), dtype=torch.int64)
     count = base.clone()
     got = gpu.if_scan_i64(cur, v0, th, 40, multi, reset_zero, membrane, k, static, count)
     assert got is not None
-    assert torch.equal(got[0], torch.stack(outs)) and torch.equal(got[1], v)
-    assert torch.equal(count, base if membrane else base + torch.stack(outs).sum(0))
+    assert torch.equal(got[0], spikes) and torch.equal(got[1], v)
+    assert torch.equal(count, base if membrane else base + spikes.sum(0))
     if multi > 1 and not membrane:
-        assert (torch.stack(outs) > 1).any()  # bursts happen: the division is exercised
+        assert (spikes > 1).any()  # bursts happen: the division is exercised
 
 
 def test_integer_burst_with_negative_thresholds_equals_steps(interp, rng):
@@ -147,20 +141,6 @@ def test_integer_burst_with_negative_thresholds_equals_steps(interp, rng):
     got = gpu.if_scan_i64(cur, v0, th, 60, 4, False, False, 5, False)
     assert torch.equal(got[0], torch.stack(outs)) and torch.equal(got[1], v)
     assert (torch.stack(outs) > 1).any()
-
-
-def _gate_reference(node, s, cnt0):
-    """Max pooling with indices over the counts after each step (the specification)."""
-    import torch.nn.functional as F
-
-    pool = F.max_pool1d if len(node.kernel) == 1 else F.max_pool2d
-    cnt, outs = cnt0.clone(), []
-    for i in range(len(s)):
-        cnt = cnt + s[i]
-        _, idx = pool(cnt.double(), node.kernel, node.stride, 0, 1, node.ceil_mode,
-                      return_indices=True)
-        outs.append(torch.gather(s[i].flatten(2), 2, idx.flatten(2)).view(idx.shape))
-    return torch.stack(outs), cnt
 
 
 def _pool(kernel):
@@ -228,39 +208,11 @@ def test_spiking_maxpool_over_windows_runs_the_triton_gate(interp, monkeypatch, 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_if_pool_equals_the_scan_then_the_gate(interp, kernel, spatial, kw, static, shared,
                                                channels_last, rng):
-    """The population + max pool kernel: the pool's spikes and counts, the membrane, the
-    population's counts and the reader's SOPs equal the torch scan, gate and SOP count,
-    over two windows; ``shared``: the pool gates with the population's counts."""
-    p = IFParams(**kw)
-    node = _pool(kernel)
-    k, b, c = 6, 3, 5
-    cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
-    if channels_last:
-        cur = cur.contiguous(memory_format=torch.channels_last)
-    cur = cur.view(2 * k, b, c, *spatial)
-    st = st_ref = if_init((b, c, *spatial), p)
-    count, count_ref = torch.zeros_like(cur[0]), torch.zeros_like(cur[0])
-    gate, state = None, {}
-    oshape = (c, spatial[0] // kernel[0], spatial[1] // kernel[1])
-    fan = torch.as_tensor(rng.integers(0, 40, int(np.prod(oshape))), dtype=torch.float32)
-    for w in range(2):
-        x = cur[0] if static else cur[w * k:(w + 1) * k]
-        s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
-        ref = pooling.spiking_maxpool_torch(node, s_ref, state)
-        got = gpu.if_pool_f32(node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                              p.reset is ResetMode.ZERO, k, static, count, gate,
-                              reader_fan=fan, shared=shared)
-        assert got is not None
-        out, v, gate, r_sops = got
-        assert (gate is None) == shared
-        gate = count if shared else gate
-        st = IFState(v)
-        assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
-        assert torch.equal(count, count_ref) and torch.equal(gate, state["p::count"])
-        flat = ref.reshape(k * b, *oshape)
-        assert torch.equal(r_sops, sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
-                                                         p.multi_spike > 1))
-        assert r_sops.sum() > 0 and (ref > 0).any() and (ref == 0).any()
+    """The population + max pool kernel (any layout): the pool's spikes and counts, the
+    membrane, the population's counts and the reader's SOPs equal the torch scan, gate
+    and SOP count, over two windows; ``shared``: the pool gates with the population's
+    counts."""
+    check_if_pool(gpu.if_pool_f32, kernel, spatial, kw, static, shared, channels_last, rng)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(reset=ResetMode.ZERO, v0=0.5),
@@ -269,37 +221,8 @@ def test_if_pool_equals_the_scan_then_the_gate(interp, kernel, spatial, kw, stat
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_if_avgpool_equals_the_scan_then_the_pool(interp, kw, static, channels_last, rng):
     """The population + 2×2 average pool kernel: output, membrane, counts and the pool's
-    SOPs equal the scan, then torch's average pooling and SOP count, over two windows."""
-    import torch.nn.functional as F
-
-    from ann2snn.analysis.counts import _windows_covering
-
-    p = IFParams(**kw)
-    node = n.AvgPool("p", ("x",), kernel=(2, 2), stride=(2, 2), padding=(0, 0))
-    k, b, c, spatial = 6, 3, 5, (8, 6)
-    cur = torch.as_tensor(rng.normal(0.3, 0.9, (2 * k * b, c, *spatial)), dtype=torch.float32)
-    if channels_last:
-        cur = cur.contiguous(memory_format=torch.channels_last)
-    cur = cur.view(2 * k, b, c, *spatial)
-    fan = torch.as_tensor(_windows_covering(node, (c, *spatial), (c, 4, 3)),
-                          dtype=torch.float32).reshape(-1)
-    st = st_ref = if_init((b, c, *spatial), p)
-    count, count_ref = torch.zeros_like(cur[0]), torch.zeros_like(cur[0])
-    for w in range(2):
-        x = cur[0] if static else cur[w * k:(w + 1) * k]
-        s_ref, st_ref = if_scan_torch(x, st_ref, p, k, static, count_ref)
-        flat = s_ref.reshape(k * b, c, *spatial)
-        ref = F.avg_pool2d(flat, 2).view(k, b, c, 4, 3)
-        ref_sops = sops.sop_counts_torch(flat, fan, k, b, p.multi_spike == 1,
-                                         p.multi_spike > 1)
-        got = gpu.if_avgpool_f32(node, x, st.v, p.threshold, p.leak, p.multi_spike,
-                                 p.reset is ResetMode.ZERO, k, static, count, fan)
-        assert got is not None
-        out, v, got_sops = got
-        st = IFState(v)
-        assert torch.equal(out, ref) and torch.equal(v, st_ref.v)
-        assert torch.equal(count, count_ref) and torch.equal(got_sops, ref_sops)
-        assert (ref > 0).any() and (ref == 0).any() and ref_sops.sum() > 0
+    SOPs equal the scan, then the 2×2 pooling and SOP count, over two windows."""
+    check_if_avgpool(gpu.if_avgpool_f32, (8, 6), kw, static, channels_last, rng)
 
 
 def test_if_pool_declines_an_uncovered_edge_and_overlapping_pools(interp):
@@ -357,7 +280,7 @@ def test_integer_network_simulation_is_identical_to_torch(interp, monkeypatch):
     """A quantized conv + max-pool + dense network through the integer simulator's
     dispatch: the Triton integer scan, gate and SOP counts give the torch code's spikes,
     counts and SOPs."""
-    from test_integer_sim import small_net  # tests/sim is on sys.path (rootdir, no package)
+    from test_integer_sim import small_net
 
     from ann2snn.quantize import QuantSpec, quantize
 

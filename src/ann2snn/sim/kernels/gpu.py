@@ -27,7 +27,7 @@ import os
 import numpy as np
 import torch
 
-from .ops import channels_last, empty_steps, is_2x2, storage, tiles
+from .ops import channels_last, empty_steps, gate_plan, is_2x2, storage, tiles
 
 try:
     import triton
@@ -90,76 +90,59 @@ if triton is not None:  # compiled, or interpreted: as TRITON_INTERPRET is at im
         return q
 
     @triton.jit
-    def _if_scan_f32(cur, v, out, cnt, n, steps, thr, inv, decay, s_max,
-                     STATIC: tl.constexpr, LEAK: tl.constexpr, MODE: tl.constexpr,
-                     COUNT: tl.constexpr, RECIP: tl.constexpr, BLOCK: tl.constexpr):
-        # MODE: 0 binary/subtract, 1 binary/zero, 2 burst/subtract, 3 burst/zero, 4 membrane
+    def _fire(x, h, inv, s_max, MODE: tl.constexpr, RECIP: tl.constexpr, INT: tl.constexpr):
+        # (spikes, membranes after the reset) of membranes x at threshold h; MODE 0
+        # binary/subtract, 1 binary/zero, 2 burst/subtract, 3 burst/zero
+        if MODE >= 2:
+            if INT:
+                # where x >= h, ⌊x/h⌋ clipped at 0 is the truncated quotient clipped at
+                # 0, whatever the signs (a quotient that rounds apart is negative)
+                q = tl.where(x >= h, x // h, 0)
+            else:
+                q = tl.floor(_quotient(x, h, inv, RECIP))
+            s = tl.minimum(tl.maximum(q, 0), s_max)
+        else:
+            s = (x >= h).to(x.dtype)
+        if MODE % 2 == 1:
+            x = tl.where(s > 0, tl.zeros_like(x), x)
+        else:
+            x = x - s * h
+        return s, x
+
+    @triton.jit
+    def _if_scan(cur, v, out, cnt, th, n, steps, thr, inv, decay, s_max, limit,
+                 STATIC: tl.constexpr, LEAK: tl.constexpr, MODE: tl.constexpr,
+                 COUNT: tl.constexpr, RECIP: tl.constexpr, INT: tl.constexpr,
+                 PER: tl.constexpr, BLOCK: tl.constexpr):
+        # float (threshold thr, leak: x·decay first) or INT (thresholds th: one, or one
+        # per element if PER; x clamped to ±limit after the add); MODE 0-3 as _fire's,
+        # 4 a membrane readout (out = x)
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         m = offs < n
-        x = tl.load(v + offs, mask=m, other=0.0)
-        c = tl.zeros([BLOCK], dtype=tl.float32)
+        x = tl.load(v + offs, mask=m, other=0)
+        if INT:
+            if PER:
+                h = tl.load(th + offs, mask=m, other=1)
+            else:
+                h = tl.load(th)
+        else:
+            h = thr
+        c = tl.zeros_like(x)
         if STATIC:
-            i0 = tl.load(cur + offs, mask=m, other=0.0)
+            i0 = tl.load(cur + offs, mask=m, other=0)
         for t in range(steps):
             if LEAK:
                 x = x * decay
             if STATIC:
                 x = x + i0
             else:
-                x = x + tl.load(cur + t * n + offs, mask=m, other=0.0)
-            if MODE == 4:
-                s = x
-            else:
-                if MODE >= 2:
-                    s = tl.minimum(tl.maximum(tl.floor(_quotient(x, thr, inv, RECIP)), 0.0),
-                                   s_max)
-                else:
-                    s = tl.where(x >= thr, 1.0, 0.0)
-                if MODE % 2 == 1:
-                    x = tl.where(s > 0, 0.0, x)
-                else:
-                    x = x - s * thr
-                c += s
-            tl.store(out + t * n + offs, s, mask=m)
-        tl.store(v + offs, x, mask=m)
-        if COUNT:
-            tl.store(cnt + offs, tl.load(cnt + offs, mask=m, other=0.0) + c, mask=m)
-
-    @triton.jit
-    def _if_scan_i64(cur, v, out, cnt, th, n, steps, limit, s_max, STATIC: tl.constexpr,
-                     PER: tl.constexpr, MODE: tl.constexpr, COUNT: tl.constexpr,
-                     BLOCK: tl.constexpr):
-        # MODE as _if_scan_f32's; PER: one threshold per element (th broadcast), else one
-        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-        m = offs < n
-        x = tl.load(v + offs, mask=m, other=0)
-        if PER:
-            h = tl.load(th + offs, mask=m, other=1)
-        else:
-            h = tl.load(th)
-        c = tl.zeros([BLOCK], dtype=tl.int64)
-        if STATIC:
-            i0 = tl.load(cur + offs, mask=m, other=0)
-        for t in range(steps):
-            if STATIC:
-                x = x + i0
-            else:
                 x = x + tl.load(cur + t * n + offs, mask=m, other=0)
-            x = tl.minimum(tl.maximum(x, -limit), limit)
+            if INT:
+                x = tl.minimum(tl.maximum(x, -limit), limit)
             if MODE == 4:
                 s = x
             else:
-                if MODE >= 2:
-                    # where x >= h, ⌊x/h⌋ clipped at 0 is the truncated quotient clipped
-                    # at 0, whatever the signs (a quotient that rounds apart is negative)
-                    q = tl.where(x >= h, x // h, 0)
-                    s = tl.minimum(tl.maximum(q, 0), s_max)
-                else:
-                    s = tl.where(x >= h, 1, 0).to(tl.int64)
-                if MODE % 2 == 1:
-                    x = tl.where(s > 0, 0, x)
-                else:
-                    x = x - h * s
+                s, x = _fire(x, h, inv, s_max, MODE, RECIP, INT)
                 c += s
             tl.store(out + t * n + offs, s, mask=m)
         tl.store(v + offs, x, mask=m)
@@ -263,16 +246,8 @@ if triton is not None:  # compiled, or interpreted: as TRITON_INTERPRET is at im
                 x = x + i0
             else:
                 x = x + tl.load(cur + t * u_t + uo, mask=m2, other=0.0)
-            if MODE >= 2:
-                s = tl.minimum(tl.maximum(tl.floor(_quotient(x, thr, inv, RECIP)), 0.0),
-                               s_max)
-            else:
-                s = tl.where(x >= thr, 1.0, 0.0)
-            s = tl.where(m2, s, 0.0)
-            if MODE % 2 == 1:
-                x = tl.where(s > 0, 0.0, x)
-            else:
-                x = x - s * thr
+            s, x = _fire(x, thr, inv, s_max, MODE, RECIP, False)
+            s = tl.where(m2, s, 0.0)  # (x of a padding column is never stored)
             k = k + s
             if AVG:
                 q0 = tl.sum(tl.where(kk[None, :] == 0, s, 0.0), axis=1)
@@ -349,9 +324,10 @@ def if_scan_f32(current: torch.Tensor, v0: torch.Tensor, threshold: float, leak:
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     cnt = None if membrane else _counts(count, v, cl)
     cs = storage(cnt, cl) if cnt is not None else vs
-    _launch(_if_scan_f32, v.numel(), cur, vs, os_, cs, v.numel(), steps, float(threshold),
-            _reciprocal(threshold), float(1.0 - leak), float(multi_spike), STATIC=bool(static),
-            LEAK=bool(leak), MODE=mode, COUNT=cnt is not None, RECIP=by_reciprocal(v))
+    _launch(_if_scan, v.numel(), cur, vs, os_, cs, vs, v.numel(), steps, float(threshold),
+            _reciprocal(threshold), float(1.0 - leak), float(multi_spike), 0,
+            STATIC=bool(static), LEAK=bool(leak), MODE=mode, COUNT=cnt is not None,
+            RECIP=by_reciprocal(v), INT=False, PER=False)
     if count is not None and cnt is None and not membrane:
         count += out.sum(0)
     return out, v
@@ -378,9 +354,10 @@ def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor
     out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
     mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
     cnt = None if membrane else _counts(count, v, False)
-    _launch(_if_scan_i64, v.numel(), cur, v, out, v if cnt is None else cnt,
-            th.contiguous(), v.numel(), steps, int(limit), int(multi_spike), STATIC=bool(static),
-            PER=th.numel() > 1, MODE=mode, COUNT=cnt is not None)
+    _launch(_if_scan, v.numel(), cur, v, out, v if cnt is None else cnt, th.contiguous(),
+            v.numel(), steps, 1.0, 1.0, 1.0, int(multi_spike), int(limit),
+            STATIC=bool(static), LEAK=False, MODE=mode, COUNT=cnt is not None, RECIP=False,
+            INT=True, PER=th.numel() > 1)
     if count is not None and cnt is None and not membrane:
         count += out.sum(0)
     return out, v
@@ -391,35 +368,22 @@ def maxpool_gate(node, s: torch.Tensor, counts: torch.Tensor | None
     """ops.maxpool_gate on the GPU: spiking max pooling of ``s`` (k, B, C, *spatial),
     (gated spikes, counts after the window), ``counts`` updated in place (created when
     None); None where it does not apply."""
-    nd = len(node.kernel)
-    if not applies(s) or s.dtype not in (torch.float32, torch.int64) or nd not in (1, 2) \
-            or s.dim() != 3 + nd or not tiles(node):
+    g = gate_plan(node, s, counts) if applies(s) else None
+    if g is None:
         return None
-    spatial = s.shape[3:]
-    if any(size % kern for size, kern in zip(spatial, node.kernel)) and node.ceil_mode:
-        return None  # a partial window at the edge
-    cnt = torch.zeros_like(s[0]) if counts is None else counts
-    if cnt.shape != s.shape[1:] or cnt.dtype != s.dtype or cnt.device != s.device:
-        return None
-    k, b, c = s.shape[:3]
-    outsp = [size // kern for size, kern in zip(spatial, node.kernel)]
-    cl = channels_last(s[0]) if nd == 2 else False
-    out = empty_steps(k, s.new_empty((b, c, *outsp)), cl)
-    kh, kw = (1, node.kernel[0]) if nd == 1 else node.kernel
-    s5, c4, o5 = (s, cnt, out) if nd == 2 else (s.unsqueeze(3), cnt.unsqueeze(2),
-                                                out.unsqueeze(3))
-    oh, ow = o5.shape[3:]
+    k, b, c, oh, ow = g.o5.shape
+    s5, c4, kh, kw = g.s5, g.c4, g.kh, g.kw
     n = b * c * oh * ow
     if k and n:
-        _launch(_maxpool_gate, n, s5, c4, o5, k, n, c, oh, ow, *s5.stride(), *c4.stride(),
-                *o5.stride(), KH=kh, KW=kw)
+        _launch(_maxpool_gate, n, s5, c4, g.o5, k, n, c, oh, ow, *s5.stride(), *c4.stride(),
+                *g.o5.stride(), KH=kh, KW=kw)
     # the inputs no window covers (floor mode) are counted as the torch code counts them
     h, w = s5.shape[3:]
     if h > oh * kh:
         c4[:, :, oh * kh:] += s5[:, :, :, oh * kh:].sum(0)
     if w > ow * kw:
         c4[:, :, :oh * kh, ow * kw:] += s5[:, :, :, :oh * kh, ow * kw:].sum(0)
-    return out, cnt
+    return g.out, g.cnt
 
 
 def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False

@@ -5,6 +5,7 @@ pure-torch code; the simulator's results are the same either way."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -161,35 +162,58 @@ def tiles(node) -> bool:
             and all(d == 1 for d in getattr(node, "dilation", ())))
 
 
-def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
-                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Spiking max pooling of spikes ``s`` (k, B, C, *spatial) in one pass:
-    (gated spikes, counts after the window). ``counts`` (B, C, *spatial) is updated in
-    place (or created when None)."""
+class GatePlan(NamedTuple):
+    """A spiking max-pool gate's tensors, as the kernels (C and Triton) take them: the
+    output, the counts, and the spikes, counts and output as 2-d (a 1-d pool with a
+    height of 1), with the window (kh, kw)."""
+    out: torch.Tensor
+    cnt: torch.Tensor
+    s5: torch.Tensor
+    c4: torch.Tensor
+    o5: torch.Tensor
+    kh: int
+    kw: int
+
+
+def gate_plan(node, s: torch.Tensor, counts: torch.Tensor | None) -> GatePlan | None:
+    """What a fused gate needs for spikes ``s`` (k, B, C, *spatial) float32 or int64 and
+    ``counts`` (created when None), on ``s``'s device; None where the kernels do not
+    apply: windows that do not tile the input, a partial window at the edge (ceil
+    mode), counts of another shape, dtype or device."""
     nd = len(node.kernel)
-    if not _cpu(s) or s.dtype not in (torch.float32, torch.int64) or nd not in (1, 2) \
+    if s.dtype not in (torch.float32, torch.int64) or nd not in (1, 2) \
             or s.dim() != 3 + nd or not tiles(node):
         return None
     spatial = s.shape[3:]
     if any(size % kern for size, kern in zip(spatial, node.kernel)) and node.ceil_mode:
         return None  # a partial window at the edge
     cnt = torch.zeros_like(s[0]) if counts is None else counts
-    if cnt.shape != s.shape[1:] or cnt.dtype != s.dtype:
+    if cnt.shape != s.shape[1:] or cnt.dtype != s.dtype or cnt.device != s.device:
         return None
     k, b, c = s.shape[:3]
     outsp = [size // kern for size, kern in zip(spatial, node.kernel)]
     cl = channels_last(s[0]) if nd == 2 else False
-    out = empty_steps(k, torch.empty((b, c, *outsp), dtype=s.dtype), cl) if cl \
-        else torch.empty((k, b, c, *outsp), dtype=s.dtype)
+    out = empty_steps(k, s.new_empty((b, c, *outsp)), cl)
     kh, kw = (1, node.kernel[0]) if nd == 1 else node.kernel
     s5, c4, o5 = (s, cnt, out) if nd == 2 else (s.unsqueeze(3), cnt.unsqueeze(2),
                                                 out.unsqueeze(3))
+    return GatePlan(out, cnt, s5, c4, o5, kh, kw)
+
+
+def maxpool_gate(lib, node, s: torch.Tensor, counts: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Spiking max pooling of spikes ``s`` (k, B, C, *spatial) in one pass:
+    (gated spikes, counts after the window). ``counts`` (B, C, *spatial) is updated in
+    place (or created when None)."""
+    g = gate_plan(node, s, counts) if _cpu(s) else None
+    if g is None:
+        return None
     longs = [torch.tensor(list(x), dtype=torch.int64) for x in
-             (s5.stride(), c4.stride(), o5.stride(), o5.shape)]
+             (g.s5.stride(), g.c4.stride(), g.o5.stride(), g.o5.shape)]
     fn = lib.maxpool_gate_f32 if s.dtype == torch.float32 else lib.maxpool_gate_i64
-    fn(_ptr(s5), _ptr(longs[0]), _ptr(c4), _ptr(longs[1]), _ptr(o5), _ptr(longs[2]),
-       _ptr(longs[3]), int(kh), int(kw), torch.get_num_threads())
-    return out, cnt
+    fn(_ptr(g.s5), _ptr(longs[0]), _ptr(g.c4), _ptr(longs[1]), _ptr(g.o5), _ptr(longs[2]),
+       _ptr(longs[3]), int(g.kh), int(g.kw), torch.get_num_threads())
+    return g.out, g.cnt
 
 
 def if_pool_f32(lib, node, current: torch.Tensor, v0: torch.Tensor, threshold: float,
