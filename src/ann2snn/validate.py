@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import Ann2SnnError, ConfigError
 from .files import probe_writable
 
 
@@ -52,6 +52,12 @@ def device_name(name: str) -> str:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} "
                               "CUDA device(s)")
+    from .sim import kernels
+
+    try:
+        kernels.check(dev)  # the kernel choice ($ANN2SNN_KERNELS) fits this device
+    except Ann2SnnError as e:
+        raise ConfigError(str(e)) from None
     return name
 
 

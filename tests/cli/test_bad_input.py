@@ -98,6 +98,20 @@ def test_simulate_refuses_bad_numbers_before_loading(tmp_path, cli, files, no_wo
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("kernels,needle", [("sometimes", "ANN2SNN_KERNELS='sometimes'"),
+                                            ("triton", "Triton kernels cannot run on cpu")])
+def test_a_kernel_choice_that_cannot_run_is_refused_before_loading(tmp_path, cli, files,
+                                                                   no_work, monkeypatch,
+                                                                   kernels, needle):
+    """ANN2SNN_KERNELS must name a mode, and the one asked for must run on the device
+    (the Triton kernels on CPU only in Triton's interpreter)."""
+    monkeypatch.setenv("ANN2SNN_KERNELS", kernels)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    refused(cli, ["simulate", files / "net.snn", "-d", "digits", "--out", tmp_path / "r"],
+            needle)
+    assert not (tmp_path / "r").exists()
+
+
 def test_demo_T0_is_refused_before_training(tmp_path, cli, no_work):
     refused(cli, ["demo", "-T", "0", "--out", tmp_path / "demo0"], "--timesteps")
     refused(cli, ["demo", "--epochs", "-1", "--out", tmp_path / "demo0"], "--epochs")

@@ -109,3 +109,12 @@ def any_for(device: torch.device) -> bool:
     """Whether fused kernels run for tensors on ``device`` (C on CPU, Triton on CUDA)."""
     return (library() if device.type == "cpu" else None) is not None \
         or gpu_kernels(device) is not None
+
+
+def check(device: torch.device) -> None:
+    """Before any work: ``$ANN2SNN_KERNELS`` names a mode, and the kernels it insists on
+    (``triton``; ``native`` on CUDA) can run on ``device``; SimulationError otherwise.
+    (The C kernels' build is tried, and its failure reported, at first use.)"""
+    m = mode()
+    if device.type == "cuda" or m == "triton":
+        gpu_kernels(device)
