@@ -27,7 +27,7 @@ import os
 import numpy as np
 import torch
 
-from .ops import channels_last, empty_steps, gate_plan, is_2x2, storage, tiles
+from .ops import _membrane, _mode, channels_last, empty_steps, gate_plan, is_2x2, storage, tiles
 
 try:
     import triton
@@ -74,9 +74,13 @@ def _grid(n: int) -> tuple[int]:
     return (triton.cdiv(max(n, 1), BLOCK),)
 
 
+def _opts() -> dict:
+    """The compile options (the interpreter takes none)."""
+    return {} if interpreted() else _EXACT
+
+
 def _launch(kernel, n: int, *args, **constexprs) -> None:
-    opts = {} if interpreted() else _EXACT
-    kernel[_grid(n)](*args, BLOCK=BLOCK, **constexprs, **opts)
+    kernel[_grid(n)](*args, BLOCK=BLOCK, **constexprs, **_opts())
 
 
 if triton is not None:  # compiled, or interpreted: as TRITON_INTERPRET is at import
@@ -287,13 +291,6 @@ def _reciprocal(threshold: float) -> float:
     return float(np.float32(1.0) / np.float32(threshold))
 
 
-def _state(v0: torch.Tensor, cl: bool, inplace: bool) -> torch.Tensor:
-    """The membrane the kernel updates (as ops._membrane, on any device)."""
-    fmt = torch.channels_last if cl else torch.contiguous_format
-    v = v0.contiguous(memory_format=fmt)
-    return v.clone(memory_format=fmt) if v.data_ptr() == v0.data_ptr() and not inplace else v
-
-
 def _counts(count: torch.Tensor | None, like: torch.Tensor, cl: bool
             ) -> torch.Tensor | None:
     """``count`` where the kernel can add to it in place (``like``'s dtype, shape, device
@@ -318,10 +315,10 @@ def if_scan_f32(current: torch.Tensor, v0: torch.Tensor, threshold: float, leak:
             or tuple(current.shape) != (shape if static else (steps, *shape)):
         return None
     cl = channels_last(current if static else current[0])
-    v = _state(v0, cl, inplace)
+    v = _membrane(v0, cl, inplace)
     out = empty_steps(steps, v, cl)
     cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
-    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = 4 if membrane else _mode(multi_spike, reset_zero)
     cnt = None if membrane else _counts(count, v, cl)
     cs = storage(cnt, cl) if cnt is not None else vs
     _launch(_if_scan, v.numel(), cur, vs, os_, cs, vs, v.numel(), steps, float(threshold),
@@ -349,10 +346,10 @@ def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor
             th = torch.broadcast_to(th, shape).contiguous()
         except RuntimeError:
             return None
-    v = _state(v0, False, inplace)
+    v = _membrane(v0, False, inplace)
     cur = current.contiguous()
     out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
-    mode = 4 if membrane else (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = 4 if membrane else _mode(multi_spike, reset_zero)
     cnt = None if membrane else _counts(count, v, False)
     _launch(_if_scan, v.numel(), cur, v, out, v if cnt is None else cnt, th.contiguous(),
             v.numel(), steps, 1.0, 1.0, 1.0, int(multi_spike), int(limit),
@@ -404,9 +401,8 @@ def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
     res = torch.zeros((rows, blocks), dtype=torch.float64, device=x.device)
     if n and rows:
         _sop_rows[(blocks, rows)](xs, f, res, rows, n, COUNTED=bool(counted), BLOCK=BLOCK,
-                                  **({} if interpreted() else _EXACT))
+                                  **_opts())
     return res.view(k, -1).sum(1).to(torch.float32)
-
 
 
 def _pooled(node, current: torch.Tensor, v0: torch.Tensor, count: torch.Tensor, steps: int,
@@ -443,7 +439,7 @@ def _pool_launch(current, static, v, count, g, out, dims, fan, steps, threshold,
         if fan is not None else None
     cs = (0, *current.stride()) if static else current.stride()
     gs = g.stride() if g is not None else (0, 0, 0, 0)
-    mode = (2 if multi_spike > 1 else 0) + (1 if reset_zero else 0)
+    mode = _mode(multi_spike, reset_zero)
     if n and steps:
         _if_pool[(blocks,)](
             current, v, count, count if g is None else g, out, v if fan is None else
@@ -452,8 +448,7 @@ def _pool_launch(current, static, v, count, g, out, dims, fan, steps, threshold,
             *cs, *v.stride(), *count.stride(), *gs, *out.stride(), STATIC=bool(static),
             LEAK=bool(leak), MODE=mode, SHARED=g is None, GATE=g is not None and not avg,
             AVG=avg, SOPS=fan is not None, RECIP=by_reciprocal(v), KH=kh, KW=kw,
-            KK=triton.next_power_of_2(kh * kw), BLOCK=BLOCK,
-            **({} if interpreted() else _EXACT))
+            KK=triton.next_power_of_2(kh * kw), BLOCK=BLOCK, **_opts())
     return None if res is None else res.sum(1).to(torch.float32)
 
 
