@@ -27,7 +27,18 @@ import os
 import numpy as np
 import torch
 
-from .ops import _membrane, _mode, channels_last, empty_steps, gate_plan, is_2x2, storage, tiles
+from .ops import (
+    _add_counts,
+    _mode,
+    channels_last,
+    empty_steps,
+    float_scan,
+    gate_plan,
+    int_scan,
+    is_2x2,
+    sop_operands,
+    tiles,
+)
 
 try:
     import triton
@@ -291,43 +302,24 @@ def _reciprocal(threshold: float) -> float:
     return float(np.float32(1.0) / np.float32(threshold))
 
 
-def _counts(count: torch.Tensor | None, like: torch.Tensor, cl: bool
-            ) -> torch.Tensor | None:
-    """``count`` where the kernel can add to it in place (``like``'s dtype, shape, device
-    and storage order), else None (then the caller adds the spikes after)."""
-    if count is None or count.dtype != like.dtype or count.shape != like.shape \
-            or count.device != like.device:
-        return None
-    ok = count.is_contiguous(memory_format=torch.channels_last) if cl else \
-        count.is_contiguous()
-    return count if ok else None
-
-
 def if_scan_f32(current: torch.Tensor, v0: torch.Tensor, threshold: float, leak: float,
                 multi_spike: int, reset_zero: bool, membrane: bool, steps: int,
                 static: bool, count: torch.Tensor | None = None, inplace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """ops.if_scan_f32 on the GPU: (spikes (steps, ...), new membrane), ``count`` updated
     in place; None where it does not apply."""
-    shape = tuple(v0.shape)
-    if not applies(current, v0) or current.dtype != torch.float32 \
-            or v0.dtype != torch.float32 \
-            or tuple(current.shape) != (shape if static else (steps, *shape)):
+    g = float_scan(current, v0, multi_spike, reset_zero, membrane, steps, static, count,
+                   inplace) if applies(current, v0) else None
+    if g is None:
         return None
-    cl = channels_last(current if static else current[0])
-    v = _membrane(v0, cl, inplace)
-    out = empty_steps(steps, v, cl)
-    cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
-    mode = 4 if membrane else _mode(multi_spike, reset_zero)
-    cnt = None if membrane else _counts(count, v, cl)
-    cs = storage(cnt, cl) if cnt is not None else vs
-    _launch(_if_scan, v.numel(), cur, vs, os_, cs, vs, v.numel(), steps, float(threshold),
-            _reciprocal(threshold), float(1.0 - leak), float(multi_spike), 0,
-            STATIC=bool(static), LEAK=bool(leak), MODE=mode, COUNT=cnt is not None,
-            RECIP=by_reciprocal(v), INT=False, PER=False)
-    if count is not None and cnt is None and not membrane:
-        count += out.sum(0)
-    return out, v
+    n = g.v.numel()
+    _launch(_if_scan, n, g.cur, g.vs, g.os, g.vs if g.cnt is None else g.cnt, g.vs, n, steps,
+            float(threshold), _reciprocal(threshold), float(1.0 - leak), float(multi_spike),
+            0, STATIC=bool(static), LEAK=bool(leak), MODE=g.mode, COUNT=g.cnt is not None,
+            RECIP=by_reciprocal(g.v), INT=False, PER=False)
+    if not membrane:
+        _add_counts(count, g.cnt, g.out)
+    return g.out, g.v
 
 
 def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
@@ -335,29 +327,18 @@ def if_scan_i64(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor
                 static: bool, count: torch.Tensor | None = None, inplace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """ops.if_scan_i64 on the GPU; None where it does not apply."""
-    shape = tuple(v0.shape)
-    if not applies(current, v0, threshold) or current.dtype != torch.int64 \
-            or v0.dtype != torch.int64 \
-            or tuple(current.shape) != (shape if static else (steps, *shape)):
+    g = int_scan(current, v0, threshold, membrane, steps, static, count, inplace) \
+        if applies(current, v0, threshold) else None
+    if g is None:
         return None
-    th = threshold.to(torch.int64)
-    if th.numel() > 1:
-        try:
-            th = torch.broadcast_to(th, shape).contiguous()
-        except RuntimeError:
-            return None
-    v = _membrane(v0, False, inplace)
-    cur = current.contiguous()
-    out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
-    mode = 4 if membrane else _mode(multi_spike, reset_zero)
-    cnt = None if membrane else _counts(count, v, False)
-    _launch(_if_scan, v.numel(), cur, v, out, v if cnt is None else cnt, th.contiguous(),
-            v.numel(), steps, 1.0, 1.0, 1.0, int(multi_spike), int(limit),
-            STATIC=bool(static), LEAK=False, MODE=mode, COUNT=cnt is not None, RECIP=False,
-            INT=True, PER=th.numel() > 1)
-    if count is not None and cnt is None and not membrane:
-        count += out.sum(0)
-    return out, v
+    n = g.v.numel()
+    _launch(_if_scan, n, g.cur, g.v, g.out, g.v if g.cnt is None else g.cnt, g.th, n, steps,
+            1.0, 1.0, 1.0, int(multi_spike), int(limit), STATIC=bool(static), LEAK=False,
+            MODE=4 if membrane else _mode(multi_spike, reset_zero), COUNT=g.cnt is not None,
+            RECIP=False, INT=True, PER=g.th.numel() > 1)
+    if not membrane:
+        _add_counts(count, g.cnt, g.out)
+    return g.out, g.v
 
 
 def maxpool_gate(node, s: torch.Tensor, counts: torch.Tensor | None
@@ -392,10 +373,7 @@ def sop_counts(x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = False
             or fan.dtype != torch.float32 or len(x) % k or x.dim() < 2 \
             or fan.numel() != x[0].numel():
         return None
-    cl = channels_last(x)
-    xs = storage(x, cl).reshape(len(x), -1)
-    f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
-    f = f.contiguous().view(-1)
+    xs, f = sop_operands(x, fan)
     n, rows = xs.shape[1], len(x)
     blocks = triton.cdiv(max(n, 1), BLOCK)
     res = torch.zeros((rows, blocks), dtype=torch.float64, device=x.device)

@@ -53,20 +53,29 @@ def _membrane(v0: torch.Tensor, cl: bool, inplace: bool) -> torch.Tensor:
     return v.clone(memory_format=fmt) if v.data_ptr() == v0.data_ptr() and not inplace else v
 
 
-def _count_ptr(count: torch.Tensor | None, like: torch.Tensor, cl: bool) -> int | None:
-    """The kernel's pointer to the counts ``count`` (in place), where it is stored as the
-    kernel writes (``like``'s dtype, shape and storage order); None: no counts, or
+def counts_in_place(count: torch.Tensor | None, like: torch.Tensor, cl: bool
+                    ) -> torch.Tensor | None:
+    """``count`` where a kernel can add to it in place: stored as the kernel writes
+    (``like``'s dtype, shape, device and storage order); None: no counts, or
     :func:`_add_counts` adds them after the kernel."""
     if count is None or count.dtype != like.dtype or count.shape != like.shape \
             or count.device != like.device:
         return None
     ok = count.is_contiguous(memory_format=torch.channels_last) if cl else \
         count.is_contiguous()
-    return _ptr(count) if ok else None
+    return count if ok else None
 
 
-def _add_counts(count: torch.Tensor | None, ptr: int | None, out: torch.Tensor) -> None:
-    if count is not None and ptr is None:
+def _count_ptr(count: torch.Tensor | None, like: torch.Tensor, cl: bool) -> int | None:
+    """The C kernels' pointer to :func:`counts_in_place`'s counts, or None."""
+    t = counts_in_place(count, like, cl)
+    return None if t is None else _ptr(t)
+
+
+def _add_counts(count: torch.Tensor | None, in_kernel, out: torch.Tensor) -> None:
+    """Add the window's spikes ``out`` to ``count`` unless the kernel did (``in_kernel``:
+    its pointer or tensor for the counts, None where it had none)."""
+    if count is not None and in_kernel is None:
         count += out.sum(0)
 
 
@@ -99,22 +108,47 @@ def if_scan_f32(lib, current: torch.Tensor, v0: torch.Tensor, threshold: float, 
     (the population's shape): the spike counts, the window's spikes added in place (in
     the same pass where its layout is the current's). ``inplace``: the new membrane may
     be ``v0`` itself (the caller drops the old state), else ``v0`` is left as it was."""
+    g = float_scan(current, v0, multi_spike, reset_zero, membrane, steps, static, count,
+                   inplace) if _cpu(current, v0) else None
+    if g is None:
+        return None
+    lib.if_scan_f32(_ptr(g.cur), int(static), _ptr(g.vs), _ptr(g.os), None if g.cnt is None
+                    else _ptr(g.cnt), g.v.numel(), steps, float(threshold), int(bool(leak)),
+                    float(1.0 - leak), float(multi_spike), g.mode, torch.get_num_threads())
+    if not membrane:
+        _add_counts(count, g.cnt, g.out)
+    return g.out, g.v
+
+
+class FloatScan(NamedTuple):
+    """A float IF scan's tensors as the kernels (C and Triton) take them: the membrane
+    and output, and the current, membrane, output and counts (None: added after) as flat
+    storage; the spiking mode (0-3, 4 a membrane readout)."""
+    v: torch.Tensor
+    out: torch.Tensor
+    cur: torch.Tensor
+    vs: torch.Tensor
+    os: torch.Tensor
+    cnt: torch.Tensor | None
+    mode: int
+
+
+def float_scan(current: torch.Tensor, v0: torch.Tensor, multi_spike: int, reset_zero: bool,
+               membrane: bool, steps: int, static: bool, count: torch.Tensor | None,
+               inplace: bool) -> FloatScan | None:
+    """What a fused float scan needs, on the tensors' device, in the current's layout;
+    None where the kernels do not apply (another dtype, a current of another shape)."""
     shape = tuple(v0.shape)
-    if not _cpu(current, v0) or current.dtype != torch.float32 or v0.dtype != torch.float32 \
+    if current.dtype != torch.float32 or v0.dtype != torch.float32 \
             or tuple(current.shape) != (shape if static else (steps, *shape)):
         return None
     cl = channels_last(current if static else current[0])
     v = _membrane(v0, cl, inplace)
     out = empty_steps(steps, v, cl)
-    cur, vs, os_ = storage(current, cl), storage(v, cl), storage(out, cl)
-    mode = 4 if membrane else _mode(multi_spike, reset_zero)
-    cnt = None if membrane else _count_ptr(count, v, cl)
-    lib.if_scan_f32(_ptr(cur), int(static), _ptr(vs), _ptr(os_), cnt, v.numel(), steps,
-                    float(threshold), int(bool(leak)), float(1.0 - leak), float(multi_spike),
-                    mode, torch.get_num_threads())
-    if not membrane:
-        _add_counts(count, cnt, out)
-    return out, v
+    cnt = None if membrane else counts_in_place(count, v, cl)
+    return FloatScan(v, out, storage(current, cl), storage(v, cl), storage(out, cl),
+                     None if cnt is None else storage(cnt, cl),
+                     4 if membrane else _mode(multi_spike, reset_zero))
 
 
 def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
@@ -123,9 +157,36 @@ def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.T
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``steps`` integer IF steps in one pass: (spikes (steps, ...) int64, new membrane);
     ``count`` and ``inplace`` as for :func:`if_scan_f32`."""
+    g = int_scan(current, v0, threshold, membrane, steps, static, count, inplace) \
+        if _cpu(current, v0, threshold) else None
+    if g is None:
+        return None
+    lib.if_scan_i64(_ptr(g.cur), int(static), _ptr(g.v), _ptr(g.out), None if g.cnt is None
+                    else _ptr(g.cnt), g.v.numel(), steps, _ptr(g.th), g.th.numel(), int(limit),
+                    int(multi_spike), int(reset_zero), int(membrane), torch.get_num_threads())
+    if not membrane:
+        _add_counts(count, g.cnt, g.out)
+    return g.out, g.v
+
+
+class IntScan(NamedTuple):
+    """An integer IF scan's tensors as the kernels take them (all contiguous): the
+    membrane, output, current, thresholds (one, or broadcast to one per neuron) and
+    counts (None: added after)."""
+    v: torch.Tensor
+    out: torch.Tensor
+    cur: torch.Tensor
+    th: torch.Tensor
+    cnt: torch.Tensor | None
+
+
+def int_scan(current: torch.Tensor, v0: torch.Tensor, threshold: torch.Tensor,
+             membrane: bool, steps: int, static: bool, count: torch.Tensor | None,
+             inplace: bool) -> IntScan | None:
+    """What a fused integer scan needs, on the tensors' device; None where the kernels
+    do not apply (another dtype or shape, thresholds that do not broadcast)."""
     shape = tuple(v0.shape)
-    if not _cpu(current, v0, threshold) or current.dtype != torch.int64 \
-            or v0.dtype != torch.int64 \
+    if current.dtype != torch.int64 or v0.dtype != torch.int64 \
             or tuple(current.shape) != (shape if static else (steps, *shape)):
         return None
     th = threshold
@@ -136,15 +197,9 @@ def if_scan_i64(lib, current: torch.Tensor, v0: torch.Tensor, threshold: torch.T
             return None
     th = th.contiguous().to(torch.int64)
     v = _membrane(v0, False, inplace)
-    cur = current.contiguous()
-    out = torch.empty((steps, *shape), dtype=torch.int64)
-    cnt = None if membrane else _count_ptr(count, v, False)
-    lib.if_scan_i64(_ptr(cur), int(static), _ptr(v), _ptr(out), cnt, v.numel(), steps,
-                    _ptr(th), th.numel(), int(limit), int(multi_spike), int(reset_zero),
-                    int(membrane), torch.get_num_threads())
-    if not membrane:
-        _add_counts(count, cnt, out)
-    return out, v
+    out = torch.empty((steps, *shape), dtype=torch.int64, device=v.device)
+    return IntScan(v, out, current.contiguous(), th,
+                   None if membrane else counts_in_place(count, v, False))
 
 
 def is_2x2(node) -> bool:
@@ -319,10 +374,7 @@ def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = 
     if not _cpu(x, fan) or x.dtype not in (torch.float32, torch.float64, torch.int64) \
             or fan.dtype != torch.float32 or len(x) % k or fan.numel() != math.prod(x.shape[1:]):
         return None
-    cl = channels_last(x)
-    xs = storage(x, cl).reshape(len(x), -1)
-    f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
-    f = f.contiguous().view(-1)
+    xs, f = sop_operands(x, fan)
     res = torch.empty(len(x), dtype=torch.float64)
     fn = ({torch.float32: lib.sop_counted_f32, torch.float64: lib.sop_counted_f64,
            torch.int64: lib.sop_counted_i64} if counted else
@@ -332,3 +384,11 @@ def sop_counts(lib, x: torch.Tensor, fan: torch.Tensor, k: int, counted: bool = 
         fn = lib.sop_small_f32  # every row's sum is an integer below 2^24: exact in float
     fn(_ptr(xs), len(x), xs.shape[1], _ptr(f), _ptr(res), torch.get_num_threads())
     return res.view(k, -1).sum(1).to(torch.float32)
+
+
+def sop_operands(x: torch.Tensor, fan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (N, ...) as rows in its storage order (N, numel) and the fan-out (logical (C, H,
+    W) order) permuted to match, flat: what the SOP kernels (C and Triton) sum over."""
+    cl = channels_last(x)
+    f = fan.view(x.shape[1:]).permute(1, 2, 0) if cl else fan
+    return storage(x, cl).reshape(len(x), -1), f.contiguous().view(-1)
